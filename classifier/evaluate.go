@@ -1,0 +1,141 @@
+package classifier
+
+import "math"
+
+// Report holds a model's quality on a labelled set.
+type Report struct {
+	// N is the number of articles scored.
+	N int `json:"n"`
+	// MicroF1 pools every (article, label) decision; MacroF1 averages the
+	// per-label F1, so rare labels count as much as common ones.
+	MicroF1 float64 `json:"micro_f1"`
+	MacroF1 float64 `json:"macro_f1"`
+	// ExactMatch is the share of articles whose assigned label set is
+	// exactly right; HammingLoss the share of wrong (article, label)
+	// decisions.
+	ExactMatch  float64 `json:"exact_match"`
+	HammingLoss float64 `json:"hamming_loss"`
+	// ECE is the expected calibration error over all (article, label)
+	// pairs with 10 equal-width confidence bins:
+	// Σ_b (n_b/N)·|mean(y in b) − mean(confidence in b)|.
+	ECE float64 `json:"ece"`
+	// PerLabel holds one entry per label, in the model's label order.
+	PerLabel []LabelMetrics `json:"per_label"`
+}
+
+// LabelMetrics is one label's precision, recall and F1 at its threshold,
+// and its support (the number of articles that carry it).
+type LabelMetrics struct {
+	Label     string  `json:"label"`
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
+	Support   int     `json:"support"`
+}
+
+// eceBins is the number of equal-width confidence bins ECE uses.
+const eceBins = 10
+
+// newReport scores decisions: truth[i][l] whether article i carries label l,
+// conf[i][l] the confidence given and assigned[i][l] the decision.
+func newReport(labels []string, truth, assigned [][]bool, conf [][]float64) Report {
+	L := len(labels)
+	r := Report{N: len(truth), PerLabel: make([]LabelMetrics, L)}
+	var tpAll, fpAll, fnAll, wrong, exact int
+	var binN [eceBins]int
+	var binY, binC [eceBins]float64
+	tp, fp, fn := make([]int, L), make([]int, L), make([]int, L)
+	for i := range truth {
+		allRight := true
+		for l := range L {
+			y, a := truth[i][l], assigned[i][l]
+			switch {
+			case y && a:
+				tp[l]++
+			case !y && a:
+				fp[l]++
+			case y && !a:
+				fn[l]++
+			}
+			if y != a {
+				wrong++
+				allRight = false
+			}
+			b := min(int(conf[i][l]*eceBins), eceBins-1)
+			binN[b]++
+			binC[b] += conf[i][l]
+			if y {
+				binY[b]++
+			}
+		}
+		if allRight {
+			exact++
+		}
+	}
+	for l := range L {
+		m := LabelMetrics{Label: labels[l], Support: tp[l] + fn[l]}
+		m.Precision = ratio(tp[l], tp[l]+fp[l])
+		m.Recall = ratio(tp[l], tp[l]+fn[l])
+		m.F1 = f1(tp[l], fp[l], fn[l])
+		r.PerLabel[l] = m
+		r.MacroF1 += m.F1 / float64(L)
+		tpAll += tp[l]
+		fpAll += fp[l]
+		fnAll += fn[l]
+	}
+	r.MicroF1 = f1(tpAll, fpAll, fnAll)
+	pairs := len(truth) * L
+	if len(truth) > 0 {
+		r.ExactMatch = float64(exact) / float64(len(truth))
+	}
+	if pairs > 0 {
+		r.HammingLoss = float64(wrong) / float64(pairs)
+		for b := range eceBins {
+			if binN[b] > 0 {
+				n := float64(binN[b])
+				r.ECE += n / float64(pairs) * math.Abs(binY[b]/n-binC[b]/n)
+			}
+		}
+	}
+	return r
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// f1 is 0 when a label is neither present nor predicted, as in
+// scikit-learn, so an absent label lowers the macro average.
+func f1(tp, fp, fn int) float64 { return ratio(2*tp, 2*tp+fp+fn) }
+
+// Evaluate classifies every sample with m and scores the result against the
+// samples' labels. Labels the model does not know are ignored.
+func Evaluate(m *Model, samples []Sample) Report {
+	labels := m.meta.Labels
+	index := make(map[string]int, len(labels))
+	for l, name := range labels {
+		index[name] = l
+	}
+	truth := make([][]bool, len(samples))
+	assigned := make([][]bool, len(samples))
+	conf := make([][]float64, len(samples))
+	for i, s := range samples {
+		truth[i] = make([]bool, len(labels))
+		for _, name := range s.Labels {
+			if l, ok := index[name]; ok {
+				truth[i][l] = true
+			}
+		}
+		assigned[i] = make([]bool, len(labels))
+		conf[i] = make([]float64, len(labels))
+		for _, t := range m.Classify(s.Title, s.Text).Topics {
+			l := index[t.Label]
+			assigned[i][l] = t.Assigned
+			conf[i][l] = t.Confidence
+		}
+	}
+	return newReport(labels, truth, assigned, conf)
+}

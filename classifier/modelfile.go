@@ -1,0 +1,378 @@
+package classifier
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// A model file is a fixed header followed by a payload:
+//
+//	magic    [8]byte  "ARTCLSMD"
+//	version  uint32   FormatVersion
+//	length   uint64   payload bytes
+//	checksum [32]byte SHA-256 of the payload
+//	payload:
+//	  metadata  uvarint length, then JSON (Metadata)
+//	  terms     uvarint count, then per term a uvarint length and its bytes
+//	  idf       float64 per term
+//	  coef      float64 per term per label, term-major
+//	  labels    per label: bias, calibration a and b, threshold (float64)
+//
+// Integers are little-endian. Every count is checked against the bytes that
+// remain before anything is allocated for it.
+const (
+	// FormatVersion is the model-file format this package writes and reads.
+	FormatVersion = 1
+	headerSize    = 8 + 4 + 8 + 32
+	// MaxModelBytes is the largest model file accepted.
+	MaxModelBytes = 512 << 20
+)
+
+var magic = [8]byte{'A', 'R', 'T', 'C', 'L', 'S', 'M', 'D'}
+
+// ErrModelFile is wrapped by every error about a model file's content.
+var ErrModelFile = errors.New("invalid model file")
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrModelFile, fmt.Sprintf(format, args...))
+}
+
+// MarshalBinary encodes the model as a model file.
+func (m *Model) MarshalBinary() ([]byte, error) {
+	payload, err := m.payload(m.meta)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, headerSize, headerSize+len(payload))
+	copy(out, magic[:])
+	binary.LittleEndian.PutUint32(out[8:], FormatVersion)
+	binary.LittleEndian.PutUint64(out[12:], uint64(len(payload)))
+	sum := sha256.Sum256(payload)
+	copy(out[20:], sum[:])
+	return append(out, payload...), nil
+}
+
+func (m *Model) payload(meta Metadata) ([]byte, error) {
+	js, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata: %w", err)
+	}
+	L := len(meta.Labels)
+	var b bytes.Buffer
+	b.Grow(len(js) + len(m.terms)*(12+8*(1+L)) + 32*L)
+	b.Write(binary.AppendUvarint(nil, uint64(len(js))))
+	b.Write(js)
+	b.Write(binary.AppendUvarint(nil, uint64(len(m.terms))))
+	for _, t := range m.terms {
+		b.Write(binary.AppendUvarint(nil, uint64(len(t))))
+		b.WriteString(t)
+	}
+	f := make([]byte, 8)
+	put := func(x float64) {
+		binary.LittleEndian.PutUint64(f, math.Float64bits(x))
+		b.Write(f)
+	}
+	for _, x := range m.idf {
+		put(x)
+	}
+	for _, x := range m.coef {
+		put(x)
+	}
+	for l := range L {
+		put(m.bias[l])
+		put(m.calA[l])
+		put(m.calB[l])
+		put(m.thresh[l])
+	}
+	return b.Bytes(), nil
+}
+
+// contentVersion hashes everything that decides how the model scores —
+// tables, labels, options, counts and CV figures — but not its creation time
+// or its version, so retraining the same data gives the same version.
+func (m *Model) contentVersion() string {
+	meta := m.meta
+	meta.Version = ""
+	meta.Created = time.Time{}
+	p, err := m.payload(meta)
+	if err != nil {
+		// Metadata is plain data; encoding it cannot fail.
+		panic(err)
+	}
+	sum := sha256.Sum256(p)
+	return hex.EncodeToString(sum[:8])
+}
+
+// WriteFile writes the model to path atomically: to a temporary file in
+// the same directory, synced, then renamed over path, so a reader or a crash
+// sees either the old file or the complete new one.
+func (m *Model) WriteFile(path string) error {
+	data, err := m.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data)
+}
+
+// writeFileAtomic writes data to path via a "*.tmp" file in its directory.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write model: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write model: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("write model: sync: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write model: %w", err)
+	}
+	if err = os.Chmod(f.Name(), 0o644); err != nil {
+		return fmt.Errorf("write model: %w", err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write model: %w", err)
+	}
+	// Sync the directory so the rename itself survives a crash.
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// LoadFile reads and validates the model file at path.
+func LoadFile(path string) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	if st.Size() > MaxModelBytes {
+		return nil, fmt.Errorf("load model %s: %w", path, corrupt("file is %d bytes, more than the %d a model may have", st.Size(), MaxModelBytes))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxModelBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	m, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Decode parses and validates a model file held in memory. Any problem —
+// truncation, corruption, a foreign file, a newer format — is an error
+// wrapping ErrModelFile, never a panic.
+func Decode(data []byte) (*Model, error) {
+	if len(data) < headerSize {
+		if len(data) >= 8 && !bytes.Equal(data[:8], magic[:]) {
+			return nil, corrupt("not an artclass model (bad magic)")
+		}
+		return nil, corrupt("truncated: %d bytes, shorter than the %d-byte header", len(data), headerSize)
+	}
+	if !bytes.Equal(data[:8], magic[:]) {
+		return nil, corrupt("not an artclass model (bad magic)")
+	}
+	if v := binary.LittleEndian.Uint32(data[8:]); v != FormatVersion {
+		if v > FormatVersion {
+			return nil, corrupt("format version %d is newer than this build reads (%d); upgrade artclass", v, FormatVersion)
+		}
+		return nil, corrupt("unsupported format version %d", v)
+	}
+	n := binary.LittleEndian.Uint64(data[12:])
+	payload := data[headerSize:]
+	if n != uint64(len(payload)) {
+		if n > uint64(len(payload)) {
+			return nil, corrupt("truncated: header announces %d payload bytes, file holds %d", n, len(payload))
+		}
+		return nil, corrupt("%d bytes of trailing data after the payload", uint64(len(payload))-n)
+	}
+	if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], data[20:52]) {
+		return nil, corrupt("checksum mismatch: the file is corrupt")
+	}
+	return decodePayload(payload)
+}
+
+// reader reads the payload and refuses any count the remaining bytes cannot
+// back.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint(what string, max uint64) int {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = corrupt("truncated or malformed %s", what)
+		return 0
+	}
+	if v > max {
+		r.err = corrupt("%s %d exceeds the %d the file can hold", what, v, max)
+		return 0
+	}
+	r.b = r.b[n:]
+	return int(v)
+}
+
+func (r *reader) bytes(what string, n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > len(r.b) {
+		r.err = corrupt("truncated %s", what)
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) floats(what string, n int) []float64 {
+	raw := r.bytes(what, n*8)
+	if r.err != nil {
+		return nil
+	}
+	out := make([]float64, n)
+	for i := range out {
+		x := math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			r.err = corrupt("%s holds a non-finite value", what)
+			return nil
+		}
+		out[i] = x
+	}
+	return out
+}
+
+func decodePayload(p []byte) (*Model, error) {
+	r := &reader{b: p}
+	js := r.bytes("metadata", r.uvarint("metadata length", uint64(len(p))))
+	if r.err != nil {
+		return nil, r.err
+	}
+	var meta Metadata
+	if err := json.Unmarshal(js, &meta); err != nil {
+		return nil, corrupt("metadata: %v", err)
+	}
+	L := len(meta.Labels)
+	if L == 0 {
+		return nil, corrupt("metadata lists no labels")
+	}
+	for i, l := range meta.Labels {
+		if err := ValidateLabel(l); err != nil {
+			return nil, corrupt("metadata: %v", err)
+		}
+		if i > 0 && meta.Labels[i-1] >= l {
+			return nil, corrupt("metadata: labels are not sorted and distinct")
+		}
+	}
+	if err := meta.Options.Validate(); err != nil {
+		return nil, corrupt("metadata: options: %v", err)
+	}
+	// Each term takes at least 2 bytes of name and 8·(1+L) of weights.
+	nTerms := r.uvarint("term count", uint64(len(r.b))/uint64(2+8*(1+L)))
+	if r.err != nil {
+		return nil, r.err
+	}
+	if nTerms != meta.Terms {
+		return nil, corrupt("term count %d disagrees with metadata (%d)", nTerms, meta.Terms)
+	}
+	m := &Model{meta: meta, tok: NewTokeniser(meta.Options.Bigrams), terms: make([]string, nTerms)}
+	seen := make(map[string]struct{}, nTerms)
+	for i := range m.terms {
+		t := string(r.bytes("term", r.uvarint("term length", maxTokenBytes*2+1)))
+		if r.err != nil {
+			return nil, r.err
+		}
+		if err := checkTerm(t, m.tok); err != nil {
+			return nil, corrupt("term %d: %v", i, err)
+		}
+		if _, dup := seen[t]; dup {
+			return nil, corrupt("term %q appears twice", t)
+		}
+		seen[t] = struct{}{}
+		m.terms[i] = t
+	}
+	for i, t := range m.terms {
+		if a, b, ok := strings.Cut(t, " "); ok {
+			_, okA := seen[a]
+			_, okB := seen[b]
+			if !okA || !okB {
+				return nil, corrupt("bigram %d (%q) has a word missing from the vocabulary", i, t)
+			}
+		}
+	}
+	m.idf = r.floats("idf", nTerms)
+	m.coef = r.floats("coefficients", nTerms*L)
+	per := r.floats("label parameters", 4*L)
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(r.b) != 0 {
+		return nil, corrupt("%d unread bytes after the tables", len(r.b))
+	}
+	if slices.ContainsFunc(m.idf, func(x float64) bool { return x < 0 }) {
+		return nil, corrupt("negative idf weight")
+	}
+	m.bias, m.calA, m.calB, m.thresh = make([]float64, L), make([]float64, L), make([]float64, L), make([]float64, L)
+	for l := range L {
+		m.bias[l], m.calA[l], m.calB[l], m.thresh[l] = per[4*l], per[4*l+1], per[4*l+2], per[4*l+3]
+		if !(m.thresh[l] >= 0 && m.thresh[l] <= 1) {
+			return nil, corrupt("threshold of label %q is %v, outside [0, 1]", meta.Labels[l], m.thresh[l])
+		}
+	}
+	m.compile()
+	if v := m.contentVersion(); v != meta.Version {
+		return nil, corrupt("version %q does not match the content (%q)", meta.Version, v)
+	}
+	return m, nil
+}
+
+// checkTerm reports whether t is a term tok could have produced: one token,
+// or two joined by a space when bigrams are on.
+func checkTerm(t string, tok *Tokeniser) error {
+	if !utf8.ValidString(t) {
+		return errors.New("not valid UTF-8")
+	}
+	parts := strings.Split(t, " ")
+	if len(parts) > 2 || len(parts) == 2 && !tok.Bigrams {
+		return fmt.Errorf("%q is not a term", t)
+	}
+	for _, p := range parts {
+		if len(p) < 2 || len(p) > maxTokenBytes || strings.ContainsFunc(p, func(r rune) bool { return !isWordRune(r) && r != '-' }) {
+			return fmt.Errorf("%q is not a term", t)
+		}
+	}
+	return nil
+}
