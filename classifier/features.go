@@ -236,14 +236,18 @@ func docRows(m mat.Matrix) *sparse.CSR {
 }
 
 // idf reads the fitted IDF weights through nlp's public API: transforming
-// the identity leaves each term's weight on the diagonal.
+// the identity leaves each term's weight on the diagonal. The identity is
+// built as CSR, not DIA: sparse's DIA×DIA product multiplies the left
+// operand's diagonal by itself and would return the squared weights.
 func (fp *featurePipeline) idf() ([]float64, error) {
 	n := len(fp.vocab.counter.Vocabulary)
 	ones := make([]float64, n)
+	indptr := make([]int, n+1)
+	ind := make([]int, n)
 	for i := range ones {
-		ones[i] = 1
+		ones[i], ind[i], indptr[i+1] = 1, i, i+1
 	}
-	w, err := fp.tfidf.Transform(sparse.NewDIA(n, n, ones))
+	w, err := fp.tfidf.Transform(sparse.NewCSR(n, n, indptr, ind, ones))
 	if err != nil {
 		return nil, err
 	}

@@ -14,8 +14,8 @@ import (
 // with gonum's L-BFGS.
 func fitLogReg(X *sparse.CSR, y []bool, lambda float64) linear {
 	n, d := X.Dims()
-	z := make([]float64, n)    // margins at lastX
-	r := make([]float64, n)    // residuals p - y at lastX
+	z := make([]float64, n) // margins at lastX
+	r := make([]float64, n) // residuals p - y at lastX
 	lastX := make([]float64, d+1)
 	valid := false
 	eval := func(x []float64) {

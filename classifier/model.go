@@ -177,33 +177,9 @@ func (m *Model) Classify(title, text string) Result {
 			m.scratch.Put(sc)
 		}
 	}()
-	sc.ids = m.termIDs(sc.ids[:0], &sc.buf, title)
-	sc.ids = m.termIDs(sc.ids, &sc.buf, text)
-	slices.Sort(sc.ids)
-
+	norm := m.score(sc, title, text)
 	L := len(m.meta.Labels)
-	acc := sc.acc[:L]
-	clear(acc)
-	sc.tf = sc.tf[:0]
-	var norm2 float64
-	for i := 0; i < len(sc.ids); {
-		id := sc.ids[i]
-		j := i + 1
-		for j < len(sc.ids) && sc.ids[j] == id {
-			j++
-		}
-		tf := 1 + math.Log(float64(j-i))
-		v := tf * m.idf[id]
-		norm2 += v * v
-		row := m.table[int(id)*L : int(id)*L+L]
-		for l, w := range row {
-			acc[l] += tf * w
-		}
-		sc.tf = append(sc.tf, termCount{id, tf})
-		i = j
-	}
-	norm := math.Sqrt(norm2)
-
+	acc := sc.acc
 	topics := make([]Topic, L)
 	assigned := 0
 	for l := range L {
@@ -231,6 +207,39 @@ func (m *Model) Classify(title, text string) Result {
 		return cmp.Or(cmp.Compare(b.Confidence, a.Confidence), strings.Compare(a.Label, b.Label))
 	})
 	return Result{Topics: topics}
+}
+
+// score fills sc.tf with the article's distinct terms and their sublinear
+// term frequencies and sc.acc with each label's weighted sum before
+// normalisation, and returns the norm of the article's TF-IDF vector. The
+// label's raw score is bias + acc/norm (bias alone for a zero vector).
+func (m *Model) score(sc *scratch, title, text string) (norm float64) {
+	sc.ids = m.termIDs(sc.ids[:0], &sc.buf, title)
+	sc.ids = m.termIDs(sc.ids, &sc.buf, text)
+	slices.Sort(sc.ids)
+
+	L := len(m.meta.Labels)
+	acc := sc.acc[:L]
+	clear(acc)
+	sc.tf = sc.tf[:0]
+	var norm2 float64
+	for i := 0; i < len(sc.ids); {
+		id := sc.ids[i]
+		j := i + 1
+		for j < len(sc.ids) && sc.ids[j] == id {
+			j++
+		}
+		tf := 1 + math.Log(float64(j-i))
+		v := tf * m.idf[id]
+		norm2 += v * v
+		row := m.table[int(id)*L : int(id)*L+L]
+		for l, w := range row {
+			acc[l] += tf * w
+		}
+		sc.tf = append(sc.tf, termCount{id, tf})
+		i = j
+	}
+	return math.Sqrt(norm2)
 }
 
 // termIDs appends the term ids of text, unigrams and bigrams, to ids.
