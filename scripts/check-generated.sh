@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# check-generated.sh fails when the protobuf API does not pass `buf lint` or
+# when `buf generate` would change the committed generated Go code. CI runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+buf() { go tool -modfile=tools/buf/go.mod buf "$@"; }
+
+buf lint
+buf format --diff --exit-code
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# Generate into a scratch directory and compare, so a dirty tree is never
+# touched and a file that generation would delete is caught too.
+buf generate --output "$tmp"
+status=0
+diff -r --exclude='*.proto' "$tmp/proto" proto >/dev/null 2>&1 || status=1
+# Also catch generated files in proto/ that generation no longer produces.
+while IFS= read -r f; do
+	[ -e "$tmp/$f" ] || { echo "stale generated file: $f" >&2; status=1; }
+done < <(find proto -name '*.pb.go' | sort)
+if [ "$status" -ne 0 ]; then
+	diff -ru --exclude='*.proto' proto "$tmp/proto" >&2 || true
+	echo "generated code is out of date: run scripts/gen.sh and commit the result" >&2
+	exit 1
+fi
+echo "generated code is up to date"
