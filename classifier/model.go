@@ -84,8 +84,9 @@ type Model struct {
 
 	// The compiled scorer: vocabulary lookups, then one term-major table in
 	// which each term's IDF is already folded into its label weights.
-	words   map[string]int32 // unigram → term id
+	words   map[string]int32 // unigram → term id, or stopWord
 	pairs   map[uint64]int32 // word id pair → bigram term id
+	starts  []bool           // term id → whether some bigram starts with it
 	terms   []string         // term id → term
 	idf     []float64        // term id → IDF
 	table   []float64        // table[t*L+l] = idf[t] · coef[l][t]
@@ -98,8 +99,9 @@ type Model struct {
 }
 
 type scratch struct {
-	buf  []byte
-	ids  []int32
+	buf    []byte
+	ids    []int32 // distinct term ids in order of first appearance
+	counts []int32 // term id → occurrences; zero again after each call
 	tf   []termCount
 	acc  []float64
 	tops []Term
@@ -137,19 +139,28 @@ func (m *Model) Version() string { return m.meta.Version }
 // Labels returns the model's labels, sorted.
 func (m *Model) Labels() []string { return slices.Clone(m.meta.Labels) }
 
+// stopWord marks stop words in Model.words, so the scorer spends one map
+// lookup per token whether or not it is a stop word.
+const stopWord = -2
+
 // compile builds the serving tables from the stored ones.
 func (m *Model) compile() {
 	L := len(m.meta.Labels)
-	m.words = make(map[string]int32)
+	m.words = make(map[string]int32, len(m.terms)+len(m.tok.StopWords))
+	for w := range m.tok.StopWords {
+		m.words[w] = stopWord
+	}
 	for id, term := range m.terms {
 		if !strings.Contains(term, " ") {
 			m.words[term] = int32(id)
 		}
 	}
 	m.pairs = make(map[uint64]int32)
+	m.starts = make([]bool, len(m.terms))
 	for id, term := range m.terms {
 		if a, b, ok := strings.Cut(term, " "); ok {
 			m.pairs[pairKey(m.words[a], m.words[b])] = int32(id)
+			m.starts[m.words[a]] = true
 		}
 	}
 	m.table = make([]float64, len(m.coef))
@@ -158,7 +169,8 @@ func (m *Model) compile() {
 			m.table[t*L+l] = m.idf[t] * m.coef[t*L+l]
 		}
 	}
-	m.scratch.New = func() any { return &scratch{acc: make([]float64, L)} }
+	n := len(m.terms)
+	m.scratch.New = func() any { return &scratch{acc: make([]float64, L), counts: make([]int32, n)} }
 }
 
 func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
@@ -214,22 +226,17 @@ func (m *Model) Classify(title, text string) Result {
 // normalisation, and returns the norm of the article's TF-IDF vector. The
 // label's raw score is bias + acc/norm (bias alone for a zero vector).
 func (m *Model) score(sc *scratch, title, text string) (norm float64) {
-	sc.ids = m.termIDs(sc.ids[:0], &sc.buf, title)
-	sc.ids = m.termIDs(sc.ids, &sc.buf, text)
-	slices.Sort(sc.ids)
+	sc.ids = m.termIDs(sc, title, sc.ids[:0])
+	sc.ids = m.termIDs(sc, text, sc.ids)
 
 	L := len(m.meta.Labels)
 	acc := sc.acc[:L]
 	clear(acc)
 	sc.tf = sc.tf[:0]
 	var norm2 float64
-	for i := 0; i < len(sc.ids); {
-		id := sc.ids[i]
-		j := i + 1
-		for j < len(sc.ids) && sc.ids[j] == id {
-			j++
-		}
-		tf := 1 + math.Log(float64(j-i))
+	for _, id := range sc.ids {
+		tf := 1 + math.Log(float64(sc.counts[id]))
+		sc.counts[id] = 0
 		v := tf * m.idf[id]
 		norm2 += v * v
 		row := m.table[int(id)*L : int(id)*L+L]
@@ -237,24 +244,36 @@ func (m *Model) score(sc *scratch, title, text string) (norm float64) {
 			acc[l] += tf * w
 		}
 		sc.tf = append(sc.tf, termCount{id, tf})
-		i = j
 	}
 	return math.Sqrt(norm2)
 }
 
-// termIDs appends the term ids of text, unigrams and bigrams, to ids.
-func (m *Model) termIDs(ids []int32, buf *[]byte, text string) []int32 {
+// termIDs counts the terms of text, unigrams and bigrams, in sc.counts and
+// appends each term's id to ids when first seen.
+func (m *Model) termIDs(sc *scratch, text string, ids []int32) []int32 {
 	prev := int32(-1)
-	m.tok.scan(text, buf, func(tok []byte, joined bool) {
+	see := func(id int32) {
+		if sc.counts[id] == 0 {
+			ids = append(ids, id)
+		}
+		sc.counts[id]++
+	}
+	m.tok.scan(text, &sc.buf, func(tok []byte, joined bool) {
+		if !joined {
+			prev = -1
+		}
 		id, ok := m.words[string(tok)]
-		if !ok {
+		switch {
+		case !ok:
 			prev = -1
 			return
+		case id == stopWord:
+			return
 		}
-		ids = append(ids, id)
-		if joined && prev >= 0 && m.tok.Bigrams {
+		see(id)
+		if prev >= 0 && m.tok.Bigrams && m.starts[prev] {
 			if bid, ok := m.pairs[pairKey(prev, id)]; ok {
-				ids = append(ids, bid)
+				see(bid)
 			}
 		}
 		prev = id
