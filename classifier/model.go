@@ -102,9 +102,9 @@ type scratch struct {
 	buf    []byte
 	ids    []int32 // distinct term ids in order of first appearance
 	counts []int32 // term id → occurrences; zero again after each call
-	tf   []termCount
-	acc  []float64
-	tops []Term
+	tf     []termCount
+	acc    []float64
+	tops   []Term
 }
 
 type termCount struct {
