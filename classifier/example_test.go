@@ -1,0 +1,27 @@
+package classifier_test
+
+import (
+	"fmt"
+
+	"github.com/artclass/artclass/classifier"
+)
+
+func Example() {
+	m, err := classifier.Default()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r := m.Classify("Air strikes hit rebel-held Idlib",
+		"Syrian government warplanes bombed towns in Idlib province on Tuesday, killing fighters and civilians, as troops pushed north towards the Turkish border.")
+	fmt.Println("labels:", r.Labels())
+	for _, t := range r.Topics {
+		fmt.Printf("%-12s %.2f\n", t.Label, t.Confidence)
+	}
+	// Output:
+	// labels: [defence middle-east]
+	// defence      1.00
+	// middle-east  0.98
+	// environment  0.00
+	// elections    0.00
+}
