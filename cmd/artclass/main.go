@@ -48,6 +48,11 @@ func (u usageError) Unwrap() error { return u.error }
 // run executes the artclass command line args, writing results to stdout and
 // progress to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWithInput(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is run with standard input supplied, for tests.
+func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
 		Use:           "artclass",
 		Short:         "Classify news articles by topic with calibrated confidence",
@@ -57,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newTrainCmd(stdout, stderr), newEvalCmd(stdout), newClassifyCmd(stdout, stderr))
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)

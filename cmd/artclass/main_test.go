@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the command line and returns its output and error.
+func runCLI(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmdArgs := args
+	// cobra reads standard input from the root command; tests feed it via -.
+	err := runWithInput(context.Background(), cmdArgs, strings.NewReader(stdin), &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
+}
+
+func writeSamples(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	add := func(labels string, texts ...string) {
+		for _, s := range texts {
+			b.WriteString(`{"title":"","text":"` + s + `","labels":` + labels + "}\n")
+		}
+	}
+	add(`["war"]`, "Troops shelled the town", "Missile strike on army base", "Soldiers killed in rebel attack",
+		"Army buys tanks and missiles", "Air strike on militants", "Navy frigate fires missile")
+	add(`["vote"]`, "Voters go to the polls", "Candidate wins primary vote", "Election turnout record",
+		"Opinion poll before the vote", "Ballots counted after election", "Referendum vote held")
+	add(`[]`, "Football club wins cup", "Shares rise at bank", "New phone on sale", "Film wins award",
+		"Chef opens restaurant", "Band announces tour")
+	p := filepath.Join(dir, "samples.jsonl")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTrainEvalClassify(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSamples(t, dir)
+	model := filepath.Join(dir, "m.model")
+	out, _, err := runCLI(t, "", "train", "--data", data, "--out", model, "--min-df", "1", "--folds", "3", "--created", "2026-01-01T00:00:00Z")
+	if err != nil {
+		t.Fatalf("train: %v", err)
+	}
+	if !strings.Contains(out, "macro-F1") || !strings.Contains(out, "written to "+model) {
+		t.Errorf("train output lacks the report:\n%s", out)
+	}
+
+	out, _, err = runCLI(t, "", "eval", "--data", data, "--model", model, "-o", "json")
+	if err != nil {
+		t.Fatalf("eval: %v", err)
+	}
+	var rep map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("eval -o json is not JSON: %v\n%s", err, out)
+	}
+	for _, k := range []string{"n", "micro_f1", "macro_f1", "exact_match", "hamming_loss", "ece", "per_label"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("eval -o json lacks key %q", k)
+		}
+	}
+
+	article := filepath.Join(dir, "a.txt")
+	os.WriteFile(article, []byte("Army under fire\nTroops shelled the town and a missile hit the army base.\n"), 0o644)
+	out, _, err = runCLI(t, "", "classify", "--model", model, "-o", "json", article)
+	if err != nil {
+		t.Fatalf("classify: %v", err)
+	}
+	var results []struct {
+		Source string   `json:"source"`
+		Labels []string `json:"labels"`
+		Topics []struct {
+			Label      string  `json:"label"`
+			Confidence float64 `json:"confidence"`
+		} `json:"topics"`
+		ModelVersion string `json:"model_version"`
+	}
+	if err := json.Unmarshal([]byte(out), &results); err != nil {
+		t.Fatalf("classify -o json is not a JSON array: %v\n%s", err, out)
+	}
+	if len(results) != 1 || results[0].Source != article || len(results[0].Topics) != 2 || results[0].ModelVersion == "" {
+		t.Fatalf("classify -o json = %+v", results)
+	}
+	if len(results[0].Labels) != 1 || results[0].Labels[0] != "war" {
+		t.Errorf("labels = %v, want [war]", results[0].Labels)
+	}
+}
+
+func TestClassifyLocalStdinJSONL(t *testing.T) {
+	out, _, err := runCLI(t, "Polls close\nVoters queued at polling stations as the election count began.", "classify", "--local", "-o", "jsonl", "-")
+	if err != nil {
+		t.Fatalf("classify: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"labels":["elections"]`) {
+		t.Errorf("classify --local -o jsonl = %q, want one line assigning elections", out)
+	}
+}
+
+func TestUsageAndInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name  string
+		args  []string
+		usage bool
+		want  string
+	}{
+		{"unknown command", []string{"frobnicate"}, true, "unknown command"},
+		{"unknown flag", []string{"eval", "--nope"}, true, "unknown flag"},
+		{"train without data", []string{"train", "--out", "x"}, true, "--data is required"},
+		{"classify without model choice", []string{"classify", "x.txt"}, true, "exactly one of --local or --model"},
+		{"bad output format", []string{"eval", "--data", "x", "-o", "yaml"}, true, "-o must be table or json"},
+		{"missing data file", []string{"eval", "--data", filepath.Join(dir, "none.jsonl")}, false, "no such file"},
+		{"missing model file", []string{"classify", "--model", filepath.Join(dir, "none.model"), "-"}, false, "no such file"},
+		{"missing input", []string{"classify", "--local", filepath.Join(dir, "none.txt")}, false, "1 of 1 inputs failed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runCLI(t, "", tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+			var u usageError
+			if errors.As(err, &u) != tc.usage {
+				t.Errorf("usage error = %v, want %v", errors.As(err, &u), tc.usage)
+			}
+		})
+	}
+}
