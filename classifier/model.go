@@ -84,7 +84,7 @@ type Model struct {
 
 	// The compiled scorer: vocabulary lookups, then one term-major table in
 	// which each term's IDF is already folded into its label weights.
-	words   map[string]int32 // unigram → term id, or stopWord
+	words   *lexicon         // unigram → term id, or stopWord
 	pairs   map[uint64]int32 // word id pair → bigram term id
 	starts  []bool           // term id → whether some bigram starts with it
 	terms   []string         // term id → term
@@ -146,21 +146,28 @@ const stopWord = -2
 // compile builds the serving tables from the stored ones.
 func (m *Model) compile() {
 	L := len(m.meta.Labels)
-	m.words = make(map[string]int32, len(m.terms)+len(m.tok.StopWords))
-	for w := range m.tok.StopWords {
-		m.words[w] = stopWord
-	}
+	unigrams := make(map[string]int32, len(m.terms))
 	for id, term := range m.terms {
 		if !strings.Contains(term, " ") {
-			m.words[term] = int32(id)
+			unigrams[term] = int32(id)
 		}
 	}
+	m.words = newLexicon(len(unigrams)+len(m.tok.StopWords), func(add func(string, int32)) {
+		for w := range m.tok.StopWords {
+			if _, ok := unigrams[w]; !ok {
+				add(w, stopWord)
+			}
+		}
+		for w, id := range unigrams {
+			add(w, id)
+		}
+	})
 	m.pairs = make(map[uint64]int32)
 	m.starts = make([]bool, len(m.terms))
 	for id, term := range m.terms {
 		if a, b, ok := strings.Cut(term, " "); ok {
-			m.pairs[pairKey(m.words[a], m.words[b])] = int32(id)
-			m.starts[m.words[a]] = true
+			m.pairs[pairKey(unigrams[a], unigrams[b])] = int32(id)
+			m.starts[unigrams[a]] = true
 		}
 	}
 	m.table = make([]float64, len(m.coef))
@@ -262,7 +269,7 @@ func (m *Model) termIDs(sc *scratch, text string, ids []int32) []int32 {
 		if !joined {
 			prev = -1
 		}
-		id, ok := m.words[string(tok)]
+		id, ok := m.words.lookup(tok)
 		switch {
 		case !ok:
 			prev = -1
