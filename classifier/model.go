@@ -85,7 +85,8 @@ type Model struct {
 	// The compiled scorer: vocabulary lookups, then one term-major table in
 	// which each term's IDF is already folded into its label weights.
 	words   *lexicon         // unigram → term id, or stopWord
-	pairs   map[uint64]int32 // word id pair → bigram term id
+	pairs   *pairTable       // word id pair → bigram term id
+	logTF   [64]float64      // 1 + ln(n) for the counts most terms have
 	starts  []bool           // term id → whether some bigram starts with it
 	terms   []string         // term id → term
 	idf     []float64        // term id → IDF
@@ -162,13 +163,17 @@ func (m *Model) compile() {
 			add(w, id)
 		}
 	})
-	m.pairs = make(map[uint64]int32)
+	pairs := make(map[uint64]int32)
 	m.starts = make([]bool, len(m.terms))
 	for id, term := range m.terms {
 		if a, b, ok := strings.Cut(term, " "); ok {
-			m.pairs[pairKey(unigrams[a], unigrams[b])] = int32(id)
+			pairs[pairKey(unigrams[a], unigrams[b])] = int32(id)
 			m.starts[unigrams[a]] = true
 		}
+	}
+	m.pairs = newPairTable(pairs)
+	for n := 1; n < len(m.logTF); n++ {
+		m.logTF[n] = 1 + math.Log(float64(n))
 	}
 	m.table = make([]float64, len(m.coef))
 	for t := range m.terms {
@@ -242,7 +247,7 @@ func (m *Model) score(sc *scratch, title, text string) (norm float64) {
 	sc.tf = sc.tf[:0]
 	var norm2 float64
 	for _, id := range sc.ids {
-		tf := 1 + math.Log(float64(sc.counts[id]))
+		tf := m.sublinearTF(sc.counts[id])
 		sc.counts[id] = 0
 		v := tf * m.idf[id]
 		norm2 += v * v
@@ -253,6 +258,14 @@ func (m *Model) score(sc *scratch, title, text string) (norm float64) {
 		sc.tf = append(sc.tf, termCount{id, tf})
 	}
 	return math.Sqrt(norm2)
+}
+
+// sublinearTF returns 1 + ln(n), from a table for small n.
+func (m *Model) sublinearTF(n int32) float64 {
+	if int(n) < len(m.logTF) {
+		return m.logTF[n]
+	}
+	return 1 + math.Log(float64(n))
 }
 
 // termIDs counts the terms of text, unigrams and bigrams, in sc.counts and
@@ -279,7 +292,7 @@ func (m *Model) termIDs(sc *scratch, text string, ids []int32) []int32 {
 		}
 		see(id)
 		if prev >= 0 && m.tok.Bigrams && m.starts[prev] {
-			if bid, ok := m.pairs[pairKey(prev, id)]; ok {
+			if bid, ok := m.pairs.lookup(pairKey(prev, id)); ok {
 				see(bid)
 			}
 		}
