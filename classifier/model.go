@@ -84,16 +84,16 @@ type Model struct {
 
 	// The compiled scorer: vocabulary lookups, then one term-major table in
 	// which each term's IDF is already folded into its label weights.
-	words   *lexicon         // unigram → term id, or stopWord
-	pairs   *pairTable       // word id pair → bigram term id
-	logTF   [64]float64      // 1 + ln(n) for the counts most terms have
-	starts  []bool           // term id → whether some bigram starts with it
-	terms   []string         // term id → term
-	idf     []float64        // term id → IDF
-	table   []float64        // table[t*L+l] = idf[t] · coef[l][t]
-	coef    []float64        // term-major raw coefficients, as stored
-	bias    []float64        // per label
-	calA    []float64        // per label: p = σ(calA·score + calB)
+	words   *lexicon    // unigram → term id, or stopWord
+	pairs   *pairTable  // word id pair → bigram term id
+	logTF   [64]float64 // 1 + ln(n) for the counts most terms have
+	starts  []bool      // term id → whether some bigram starts with it
+	terms   []string    // term id → term
+	idf     []float64   // term id → IDF
+	table   []float64   // table[t*L+l] = idf[t] · coef[l][t]
+	coef    []float64   // term-major raw coefficients, as stored
+	bias    []float64   // per label
+	calA    []float64   // per label: p = σ(calA·score + calB)
 	calB    []float64
 	thresh  []float64 // per label, on the probability scale
 	scratch sync.Pool // *scratch
