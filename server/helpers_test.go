@@ -1,0 +1,251 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/artclass/artclass/classifier"
+	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
+	"github.com/artclass/artclass/server"
+)
+
+// defaultModel is the embedded model, decoded once for the whole package.
+var defaultModel = sync.OnceValues(classifier.Default)
+
+func mustDefaultModel(t testing.TB) *classifier.Model {
+	t.Helper()
+	m, err := defaultModel()
+	if err != nil {
+		t.Fatalf("classifier.Default: %v", err)
+	}
+	return m
+}
+
+// env is a server running on a loopback port and a client connected to it.
+type env struct {
+	srv    *server.Server
+	addr   string
+	conn   *grpc.ClientConn
+	client artclassv1.ClassifierServiceClient
+	logs   *syncBuffer
+}
+
+// start runs a server with cfg on 127.0.0.1:0 until the test ends. The
+// client dials in plaintext unless dialOpts say otherwise.
+func start(t testing.TB, cfg server.Config, dialOpts ...grpc.DialOption) *env {
+	t.Helper()
+	logs := new(syncBuffer)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	e := startSrv(t, srv, dialOpts...)
+	e.logs = logs
+	return e
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// startSrv serves srv on 127.0.0.1:0 until the test ends and connects a
+// client to it.
+func startSrv(t testing.TB, srv *server.Server, dialOpts ...grpc.DialOption) *env {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx) // a test may have shut it down already
+
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	if len(dialOpts) == 0 {
+		dialOpts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	conn, err := grpc.NewClient(lis.Addr().String(), dialOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &env{srv: srv, addr: lis.Addr().String(), conn: conn, client: artclassv1.NewClassifierServiceClient(conn), logs: new(syncBuffer)}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// wantCode fails the test unless err has code want.
+func wantCode(t testing.TB, err error, want codes.Code) *status.Status {
+	t.Helper()
+	st := status.Convert(err)
+	if st.Code() != want {
+		t.Fatalf("code = %v (%q), want %v", st.Code(), st.Message(), want)
+	}
+	return st
+}
+
+// fieldViolations returns the BadRequest field violations of st as
+// field → description.
+func fieldViolations(st *status.Status) map[string]string {
+	out := map[string]string{}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, fv := range br.GetFieldViolations() {
+				out[fv.GetField()] = fv.GetDescription()
+			}
+		}
+	}
+	return out
+}
+
+// stubModel is a Model whose metadata and behaviour a test chooses; calls
+// it does not override go to the embedded model.
+type stubModel struct {
+	server.Model
+	version  string
+	macroF1  float64
+	classify func(title, text string) classifier.Result
+}
+
+func (m *stubModel) Version() string { return m.version }
+
+func (m *stubModel) Metadata() classifier.Metadata {
+	md := m.Model.Metadata()
+	md.Version = m.version
+	md.CV.MacroF1 = m.macroF1
+	return md
+}
+
+func (m *stubModel) Classify(title, text string) classifier.Result {
+	if m.classify != nil {
+		return m.classify(title, text)
+	}
+	return m.Model.Classify(title, text)
+}
+
+func (m *stubModel) WriteFile(path string) error { return m.Model.WriteFile(path) }
+
+func newStub(t testing.TB, version string, macroF1 float64) *stubModel {
+	return &stubModel{Model: mustDefaultModel(t), version: version, macroF1: macroF1}
+}
+
+// trainingSamples are short invented articles about two topics and about
+// neither: enough for a two-fold cross-validated model.
+func trainingSamples() []*artclassv1.Sample {
+	sport := []string{
+		"The striker scored twice as the club won the league match at home",
+		"A late goal from the midfielder sealed the cup final for the visitors",
+		"The tennis champion won the tournament after a five set final",
+		"The coach praised the defence after the team kept a clean sheet in the derby",
+		"Fans cheered as the goalkeeper saved a penalty in the semi final",
+		"The runner set a new world record in the marathon on Sunday",
+		"The cricket team won the test series after a dramatic final day",
+		"The club signed a young striker before the transfer window closed",
+		"The league leaders lost their first match of the season to the promoted club",
+		"The cyclist took the yellow jersey after winning the mountain stage",
+	}
+	weather := []string{
+		"Heavy rain and strong winds are forecast for the coast this weekend",
+		"A heatwave pushed temperatures above forty degrees across the south",
+		"Snow closed mountain roads as the storm moved east overnight",
+		"Forecasters warned of flooding after a week of heavy rain",
+		"Thunderstorms and hail are expected in the north on Tuesday afternoon",
+		"A cold front will bring frost and clear skies to the valleys",
+		"The hurricane strengthened over warm water and the forecast track shifted",
+		"Fog delayed flights as temperatures dropped below freezing at dawn",
+		"The drought deepened as the summer brought little rain to the farms",
+		"Gusts of wind up to ninety miles an hour battered the islands in the storm",
+	}
+	other := []string{
+		"The central bank held interest rates steady at its monthly meeting",
+		"The museum opened an exhibition of early photographs of the city",
+		"Parliament debated the new budget for schools and hospitals",
+		"The company reported higher profits as sales of phones grew",
+		"A new bakery opened on the high street selling bread and cakes",
+		"The author won a prize for her novel about a family in the war years",
+	}
+	var out []*artclassv1.Sample
+	for _, s := range sport {
+		out = append(out, &artclassv1.Sample{Title: "Sport", Text: s, Labels: []string{"sport"}})
+	}
+	for _, s := range weather {
+		out = append(out, &artclassv1.Sample{Title: "Weather", Text: s, Labels: []string{"weather"}})
+	}
+	for _, s := range other {
+		out = append(out, &artclassv1.Sample{Title: "News", Text: s})
+	}
+	return out
+}
+
+// fastOptions train quickly on trainingSamples.
+func fastOptions(force bool) *artclassv1.TrainOptions {
+	return &artclassv1.TrainOptions{Algorithm: "rocchio", MinDf: 1, Folds: 2, Force: force}
+}
+
+// sendTrain streams samples in messages of batch samples, the first with
+// opts, and returns the server's answer.
+func sendTrain(ctx context.Context, client artclassv1.ClassifierServiceClient, opts *artclassv1.TrainOptions, samples []*artclassv1.Sample, batch int) (*artclassv1.TrainResponse, error) {
+	stream, err := client.Train(ctx)
+	if err != nil {
+		return nil, err
+	}
+	first := true
+	for len(samples) > 0 || first {
+		n := min(batch, len(samples))
+		req := &artclassv1.TrainRequest{Samples: samples[:n]}
+		if first {
+			req.Options = opts
+			first = false
+		}
+		samples = samples[n:]
+		if err := stream.Send(req); err != nil {
+			if err == io.EOF {
+				break // the server has answered; CloseAndRecv gets it
+			}
+			return nil, fmt.Errorf("send: %w", err)
+		}
+	}
+	return stream.CloseAndRecv()
+}

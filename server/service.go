@@ -1,0 +1,417 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/artclass/artclass/classifier"
+	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
+)
+
+// classifierService implements artclass.v1.ClassifierService over a Server.
+type classifierService struct {
+	artclassv1.UnimplementedClassifierServiceServer
+	s *Server
+}
+
+var _ artclassv1.ClassifierServiceServer = (*classifierService)(nil)
+
+// errNoModel answers calls that need a model while none is loaded.
+var errNoModel = status.Error(codes.Unavailable, "no model is loaded yet; retry later")
+
+// model returns the active model, which the caller keeps for the whole call
+// so that a concurrent swap never changes a model under it.
+func (s *Server) model() (*activeModel, error) {
+	a := s.active.Load()
+	if a == nil {
+		return nil, errNoModel
+	}
+	return a, nil
+}
+
+func (c *classifierService) Classify(ctx context.Context, req *artclassv1.ClassifyRequest) (*artclassv1.ClassifyResponse, error) {
+	var v violations
+	c.s.checkArticle(&v, "", req.GetTitle(), req.GetText())
+	checkFilter(&v, "", req.GetTopK(), req.GetMinConfidence())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	a, err := c.s.model()
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	noteCall(ctx, a.version, len(req.GetTitle())+len(req.GetText()))
+	return c.s.classify(a, req.GetTitle(), req.GetText(), req.GetTopK(), req.GetMinConfidence()), nil
+}
+
+// classify runs one checked article through a and records it in the
+// metrics.
+func (s *Server) classify(a *activeModel, title, text string, topK int32, minConfidence float64) *artclassv1.ClassifyResponse {
+	r := a.model.Classify(title, text)
+	s.metrics.observe(r)
+	return toClassifyResponse(r, a.version, int(topK), minConfidence)
+}
+
+func (c *classifierService) ClassifyBatch(ctx context.Context, req *artclassv1.ClassifyBatchRequest) (*artclassv1.ClassifyBatchResponse, error) {
+	var v violations
+	switch n := len(req.GetArticles()); {
+	case n == 0:
+		v.add("articles", "is empty; send at least 1 article")
+	case n > c.s.cfg.MaxBatch:
+		v.add("articles", "holds %d articles; the limit is %d", n, c.s.cfg.MaxBatch)
+	}
+	checkFilter(&v, "", req.GetTopK(), req.GetMinConfidence())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	a, err := c.s.model()
+	if err != nil {
+		return nil, err
+	}
+	resp := &artclassv1.ClassifyBatchResponse{
+		Results:      make([]*artclassv1.ArticleResult, len(req.GetArticles())),
+		ModelVersion: a.version,
+	}
+	size := 0
+	for i, art := range req.GetArticles() {
+		// A batch can take a while; stop when the caller has given up.
+		if err := ctx.Err(); err != nil {
+			return nil, status.FromContextError(err).Err()
+		}
+		var v violations
+		c.s.checkArticle(&v, fmt.Sprintf("articles[%d].", i), art.GetTitle(), art.GetText())
+		if len(v) > 0 {
+			resp.Results[i] = &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Error{Error: v.itemError()}}
+			continue
+		}
+		size += len(art.GetTitle()) + len(art.GetText())
+		r := c.s.classify(a, art.GetTitle(), art.GetText(), req.GetTopK(), req.GetMinConfidence())
+		resp.Results[i] = &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Classification{Classification: r}}
+	}
+	noteCall(ctx, a.version, size)
+	return resp, nil
+}
+
+// ClassifyStream reads one article, answers it, and only then reads the
+// next: gRPC's flow control then makes a client that does not read its
+// answers stop sending, and the server holds one article per stream.
+func (c *classifierService) ClassifyStream(stream artclassv1.ClassifierService_ClassifyStreamServer) error {
+	ctx := stream.Context()
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		resp := &artclassv1.ClassifyStreamResponse{Id: req.GetId(), Result: c.streamItem(ctx, req)}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+// streamItem classifies one article of a stream on the model active when
+// it arrives.
+func (c *classifierService) streamItem(ctx context.Context, req *artclassv1.ClassifyStreamRequest) *artclassv1.ArticleResult {
+	var v violations
+	c.s.checkArticle(&v, "", req.GetTitle(), req.GetText())
+	checkFilter(&v, "", req.GetTopK(), req.GetMinConfidence())
+	if len(v) > 0 {
+		return &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Error{Error: v.itemError()}}
+	}
+	a, err := c.s.model()
+	if err != nil {
+		return &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Error{Error: &artclassv1.ItemError{
+			Code: int32(codes.Unavailable), Message: status.Convert(err).Message(),
+		}}}
+	}
+	noteCall(ctx, a.version, len(req.GetTitle())+len(req.GetText()))
+	r := c.s.classify(a, req.GetTitle(), req.GetText(), req.GetTopK(), req.GetMinConfidence())
+	return &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Classification{Classification: r}}
+}
+
+func (c *classifierService) GetModel(ctx context.Context, _ *artclassv1.GetModelRequest) (*artclassv1.GetModelResponse, error) {
+	a, err := c.s.model()
+	if err != nil {
+		return nil, err
+	}
+	noteCall(ctx, a.version, 0)
+	return &artclassv1.GetModelResponse{Model: toModel(a.model.Metadata())}, nil
+}
+
+// Train is guarded by the admin token in the interceptor chain (see New);
+// by the time it runs the caller is the administrator.
+func (c *classifierService) Train(stream artclassv1.ClassifierService_TrainServer) error {
+	s := c.s
+	ctx := stream.Context()
+	if s.cfg.ModelDir == "" {
+		s.metrics.trains.WithLabelValues("invalid").Inc()
+		return status.Error(codes.FailedPrecondition,
+			"Train is disabled because the server has no model directory to write models into; start artclassd with --model-dir DIR to enable it")
+	}
+	// Aborted rather than FailedPrecondition: the refusal is a concurrency
+	// conflict that goes away by itself, so retrying later is right, while
+	// FailedPrecondition tells a client not to retry until it changes
+	// something (as with the quality gate below).
+	if !s.training.CompareAndSwap(false, true) {
+		st := status.New(codes.Aborted, "another Train call is running; retry when it has finished")
+		if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: "TRAINING_IN_PROGRESS", Domain: "artclass.v1"}); err == nil {
+			st = d
+		}
+		return st.Err()
+	}
+	defer s.training.Store(false)
+
+	resp, result, err := c.train(ctx, stream)
+	s.metrics.trains.WithLabelValues(result).Inc()
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(resp)
+}
+
+// train runs a Train call once it holds the training slot; result is the
+// outcome for the metrics.
+func (c *classifierService) train(ctx context.Context, stream artclassv1.ClassifierService_TrainServer) (_ *artclassv1.TrainResponse, result string, _ error) {
+	s := c.s
+	var (
+		opts    *artclassv1.TrainOptions
+		samples []classifier.Sample
+		size    int64
+	)
+	for first := true; ; first = false {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, "canceled", err
+		}
+		if req.GetOptions() != nil {
+			if !first {
+				var v violations
+				v.add("options", "is set in a message other than the first; only the first message may carry options")
+				return nil, "invalid", v.err()
+			}
+			opts = req.GetOptions()
+		}
+		size += int64(proto.Size(req))
+		if size > s.cfg.MaxTrainBytes {
+			return nil, "invalid", status.Errorf(codes.ResourceExhausted, "the Train stream is over its limit of %d bytes", s.cfg.MaxTrainBytes)
+		}
+		for _, ps := range req.GetSamples() {
+			i := len(samples)
+			if i >= s.cfg.MaxTrainSamples {
+				return nil, "invalid", status.Errorf(codes.ResourceExhausted, "the Train stream is over its limit of %d samples", s.cfg.MaxTrainSamples)
+			}
+			sample := classifier.Sample{Title: ps.GetTitle(), Text: ps.GetText(), Labels: ps.GetLabels()}
+			if err := sample.Validate(); err != nil {
+				return nil, "invalid", sampleError(i, err)
+			}
+			samples = append(samples, sample)
+		}
+	}
+	topts, err := trainOptions(opts)
+	if err != nil {
+		return nil, "invalid", err
+	}
+	noteCall(ctx, "", int(size))
+
+	start := time.Now()
+	m, err := s.cfg.Train(ctx, samples, topts)
+	if err != nil {
+		return nil, trainResult(err), s.trainError(ctx, err)
+	}
+	md := m.Metadata()
+	prev := s.active.Load()
+	resp := &artclassv1.TrainResponse{Model: toModel(md)}
+	if prev != nil {
+		resp.PreviousVersion, resp.PreviousMacroF1 = prev.version, prev.macroF1
+		if md.CV.MacroF1 < prev.macroF1-MaxMacroF1Drop && !opts.GetForce() {
+			return nil, "rejected", qualityError(md.CV.MacroF1, prev)
+		}
+	}
+	path := filepath.Join(s.cfg.ModelDir, ActiveModelFile)
+	if err := m.WriteFile(path); err != nil {
+		return nil, "failed", s.internal(ctx, "write trained model", err)
+	}
+	s.SetModel(m)
+	noteCall(ctx, m.Version(), int(size))
+	s.log.InfoContext(ctx, "trained model active", "model_version", m.Version(), "samples", len(samples),
+		"cv_macro_f1", md.CV.MacroF1, "previous_version", resp.PreviousVersion, "previous_macro_f1", resp.PreviousMacroF1,
+		"path", path, "took", time.Since(start))
+	return resp, "ok", nil
+}
+
+// trainOptions merges the options of a Train call into the defaults: a zero
+// field keeps the default.
+func trainOptions(o *artclassv1.TrainOptions) (classifier.TrainOptions, error) {
+	t := classifier.DefaultTrainOptions()
+	if o.GetAlgorithm() != "" {
+		t.Algorithm = o.GetAlgorithm()
+	}
+	if o.GetMinDf() != 0 {
+		t.MinDF = int(o.GetMinDf())
+	}
+	if o.GetMaxFeatures() != 0 {
+		t.MaxFeatures = int(o.GetMaxFeatures())
+	}
+	if o != nil && o.Bigrams != nil {
+		t.Bigrams = o.GetBigrams()
+	}
+	if o.GetFolds() != 0 {
+		t.Folds = int(o.GetFolds())
+	}
+	if err := t.Validate(); err != nil {
+		var v violations
+		v.add("options", "%v", err)
+		return t, v.err()
+	}
+	return t, nil
+}
+
+// sampleError reports the sample at index i as InvalidArgument.
+func sampleError(i int, err error) error {
+	var v violations
+	v.add(fmt.Sprintf("samples[%d]", i), "%v", err)
+	st := status.New(codes.InvalidArgument, fmt.Sprintf("sample %d: %v", i, err))
+	if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: v}); derr == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// trainError maps an error of classifier.Train to a status: the data's
+// fault is InvalidArgument, the caller's cancellation its own code, and
+// anything else internal.
+func (s *Server) trainError(ctx context.Context, err error) error {
+	var se *classifier.SampleError
+	switch {
+	case errors.As(err, &se):
+		return sampleError(se.Index, se.Err)
+	case errors.Is(err, classifier.ErrInvalidSample), errors.Is(err, classifier.ErrTooLittleData):
+		var v violations
+		v.add("samples", "%v", err)
+		return v.err()
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	default:
+		return s.internal(ctx, "train", err)
+	}
+}
+
+func trainResult(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	case errors.Is(err, classifier.ErrInvalidSample), errors.Is(err, classifier.ErrTooLittleData):
+		return "invalid"
+	default:
+		var se *classifier.SampleError
+		if errors.As(err, &se) {
+			return "invalid"
+		}
+		return "failed"
+	}
+}
+
+// qualityError refuses a model that is worse than the active one by more
+// than MaxMacroF1Drop.
+func qualityError(newF1 float64, prev *activeModel) error {
+	msg := fmt.Sprintf("the new model's cross-validated macro-F1 %.4f is more than %.2f below the active model's %.4f (version %s); set options.force to make it active anyway",
+		newF1, MaxMacroF1Drop, prev.macroF1, prev.version)
+	st := status.New(codes.FailedPrecondition, msg)
+	if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+		Type:        "MODEL_QUALITY",
+		Subject:     "cross_validation.macro_f1",
+		Description: msg,
+	}}}, &errdetails.ErrorInfo{
+		Reason: "MODEL_QUALITY_REGRESSION",
+		Domain: "artclass.v1",
+		Metadata: map[string]string{
+			"new_macro_f1":    fmt.Sprintf("%.4f", newF1),
+			"active_macro_f1": fmt.Sprintf("%.4f", prev.macroF1),
+			"active_version":  prev.version,
+		},
+	}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// toClassifyResponse converts r, keeping the topics that pass minConfidence
+// and then the first topK of them (all when topK is 0).
+func toClassifyResponse(r classifier.Result, version string, topK int, minConfidence float64) *artclassv1.ClassifyResponse {
+	resp := &artclassv1.ClassifyResponse{ModelVersion: version, Topics: make([]*artclassv1.Topic, 0, len(r.Topics))}
+	for _, t := range r.Topics {
+		if t.Assigned {
+			resp.Labels = append(resp.Labels, t.Label)
+		}
+		if t.Confidence < minConfidence || (topK > 0 && len(resp.Topics) == topK) {
+			continue
+		}
+		pt := &artclassv1.Topic{Label: t.Label, Confidence: t.Confidence, Assigned: t.Assigned}
+		if len(t.Terms) > 0 {
+			pt.Terms = make([]*artclassv1.Term, len(t.Terms))
+			for i, term := range t.Terms {
+				pt.Terms[i] = &artclassv1.Term{Term: term.Term, Weight: term.Weight}
+			}
+		}
+		resp.Topics = append(resp.Topics, pt)
+	}
+	return resp
+}
+
+func toModel(md classifier.Metadata) *artclassv1.Model {
+	m := &artclassv1.Model{
+		Version:     md.Version,
+		Labels:      md.Labels,
+		Samples:     int32(md.Samples),
+		Negatives:   int32(md.Negatives),
+		LabelCounts: make(map[string]int32, len(md.LabelCounts)),
+		Terms:       int32(md.Terms),
+		Algorithm:   md.Algorithm,
+		Options: &artclassv1.TrainOptions{
+			Algorithm:   md.Options.Algorithm,
+			MinDf:       int32(md.Options.MinDF),
+			MaxFeatures: int32(md.Options.MaxFeatures),
+			Bigrams:     proto.Bool(md.Options.Bigrams),
+			Folds:       int32(md.Options.Folds),
+		},
+		CrossValidation: &artclassv1.EvaluationReport{
+			Samples:                  int32(md.CV.N),
+			MicroF1:                  md.CV.MicroF1,
+			MacroF1:                  md.CV.MacroF1,
+			ExactMatch:               md.CV.ExactMatch,
+			HammingLoss:              md.CV.HammingLoss,
+			ExpectedCalibrationError: md.CV.ECE,
+		},
+	}
+	if !md.Created.IsZero() {
+		m.CreateTime = timestamppb.New(md.Created)
+	}
+	for l, n := range md.LabelCounts {
+		m.LabelCounts[l] = int32(n)
+	}
+	for _, lm := range md.CV.PerLabel {
+		m.CrossValidation.Labels = append(m.CrossValidation.Labels, &artclassv1.LabelMetrics{
+			Label: lm.Label, Precision: lm.Precision, Recall: lm.Recall, F1: lm.F1, Support: int32(lm.Support),
+		})
+	}
+	return m
+}
