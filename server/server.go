@@ -178,7 +178,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = m
 
-	recover := recovery.WithRecoveryHandlerContext(s.recovered)
+	recoverOpt := recovery.WithRecoveryHandlerContext(s.recovered)
 	// Train alone needs the admin token; health, reflection and the
 	// classifying RPCs stay open.
 	trainOnly := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
@@ -198,12 +198,12 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainUnaryInterceptor(
 			s.logUnary,
 			s.metrics.grpc.UnaryServerInterceptor(),
-			recovery.UnaryServerInterceptor(recover),
+			recovery.UnaryServerInterceptor(recoverOpt),
 		),
 		grpc.ChainStreamInterceptor(
 			s.logStream,
 			s.metrics.grpc.StreamServerInterceptor(),
-			recovery.StreamServerInterceptor(recover),
+			recovery.StreamServerInterceptor(recoverOpt),
 			selector.StreamServerInterceptor(auth.StreamServerInterceptor(s.authenticateAdmin), trainOnly),
 		),
 	}

@@ -251,7 +251,7 @@ func (c *classifierService) train(ctx context.Context, stream artclassv1.Classif
 		return nil, "failed", s.internal(ctx, "write trained model", err)
 	}
 	s.SetModel(m)
-	noteCall(ctx, m.Version(), int(size))
+	noteCall(ctx, m.Version(), 0)
 	s.log.InfoContext(ctx, "trained model active", "model_version", m.Version(), "samples", len(samples),
 		"cv_macro_f1", md.CV.MacroF1, "previous_version", resp.PreviousVersion, "previous_macro_f1", resp.PreviousMacroF1,
 		"path", path, "took", time.Since(start))

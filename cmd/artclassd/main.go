@@ -253,7 +253,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer signal.Stop(hup)
 
 	shutdown := func() error {
-		log.Info("shutting down", "timeout", o.shutdownTimeout)
+		log.Info("shutting down", "timeout", o.shutdownTimeout.String())
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownTimeout)
 		defer cancel()
 		err := srv.Shutdown(sctx)

@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/artclass/artclass/classifier"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
@@ -179,7 +180,45 @@ func TestRunServesTheEmbeddedModel(t *testing.T) {
 	d.out.logged(t, "stopped")
 }
 
-func TestRunModelDirAndSIGHUP(t *testing.T) {
+// trainSamples are short invented articles about two topics and about
+// neither.
+func trainSamples() []*artclassv1.Sample {
+	var out []*artclassv1.Sample
+	for i, s := range []string{
+		"The striker scored twice as the club won the league match",
+		"A late goal sealed the cup final for the visitors",
+		"The tennis champion won the tournament final",
+		"The goalkeeper saved a penalty in the semi final",
+		"The runner set a record in the marathon",
+		"The cyclist won the mountain stage of the race",
+	} {
+		out = append(out, &artclassv1.Sample{Title: "Sport " + string(rune('a'+i)), Text: s, Labels: []string{"sport"}})
+	}
+	for _, s := range []string{
+		"Heavy rain and strong winds are forecast for the coast",
+		"A heatwave pushed temperatures above forty degrees",
+		"Snow closed mountain roads as the storm moved east",
+		"Forecasters warned of flooding after heavy rain",
+		"Thunderstorms and hail are expected on Tuesday",
+		"Fog and frost followed the cold front overnight",
+	} {
+		out = append(out, &artclassv1.Sample{Text: s, Labels: []string{"weather"}})
+	}
+	for _, s := range []string{
+		"The central bank held interest rates steady",
+		"The museum opened an exhibition of photographs",
+		"Parliament debated the budget for schools",
+		"The company reported higher profits this year",
+	} {
+		out = append(out, &artclassv1.Sample{Text: s})
+	}
+	return out
+}
+
+// TestRunSwapsUnderLoad runs artclassd with a model directory and an admin
+// token, classifies continuously, and meanwhile retrains over gRPC and
+// reloads on SIGHUP (once a good file, once a broken one): no call fails.
+func TestRunSwapsUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	leftover := filepath.Join(dir, "active.model.123.tmp")
 	if err := os.WriteFile(leftover, []byte("half a model"), 0o644); err != nil {
@@ -204,8 +243,54 @@ func TestRunModelDirAndSIGHUP(t *testing.T) {
 	if got := d.out.logged(t, "model loaded")["source"]; got != "embedded" {
 		t.Errorf("model source %v, want embedded (the directory had no model)", got)
 	}
+	client := artclassv1.NewClassifierServiceClient(conn)
 
-	// A model file appears in the directory; SIGHUP makes it active.
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var calls int
+	var failures []error
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				_, err := client.Classify(ctx, &artclassv1.ClassifyRequest{Text: article})
+				if ctx.Err() != nil {
+					return
+				}
+				mu.Lock()
+				calls++
+				if err != nil {
+					failures = append(failures, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+
+	// Retrain: the new model is written to the directory and served.
+	tctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer tok")
+	stream, err := client.Train(tctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&artclassv1.TrainRequest{
+		Options: &artclassv1.TrainOptions{Algorithm: "rocchio", MinDf: 1, Folds: 2, Force: true},
+		Samples: trainSamples(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	trained, err := stream.CloseAndRecv()
+	if err != nil {
+		t.Fatalf("Train: %v", err)
+	}
+	onDisk, err := classifier.LoadFile(filepath.Join(dir, server.ActiveModelFile))
+	if err != nil || onDisk.Version() != trained.GetModel().GetVersion() {
+		t.Fatalf("model file after Train: %v, %v; want version %s", onDisk, err, trained.GetModel().GetVersion())
+	}
+
+	// Another model file replaces it; SIGHUP makes it active.
 	if err := def.WriteFile(filepath.Join(dir, server.ActiveModelFile)); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +298,7 @@ func TestRunModelDirAndSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.out.logged(t, "SIGHUP: reloading the model")
-	d.out.logged(t, "model active")
+	waitVersion(t, client, def.Version())
 
 	// A broken file: SIGHUP keeps the model.
 	if err := os.WriteFile(filepath.Join(dir, server.ActiveModelFile), []byte("broken"), 0o644); err != nil {
@@ -223,9 +308,30 @@ func TestRunModelDirAndSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.out.logged(t, "reload failed; keeping the active model")
-	resp, err := artclassv1.NewClassifierServiceClient(conn).GetModel(context.Background(), &artclassv1.GetModelRequest{})
-	if err != nil || resp.GetModel().GetVersion() != def.Version() {
-		t.Errorf("GetModel after a failed reload = %v, %v", resp.GetModel().GetVersion(), err)
+	waitVersion(t, client, def.Version())
+
+	time.Sleep(50 * time.Millisecond)
+	stop()
+	wg.Wait()
+	if len(failures) > 0 || calls == 0 {
+		t.Fatalf("%d calls, %d failed: %v", calls, len(failures), failures)
+	}
+	t.Logf("%d calls during a Train and two SIGHUPs, none failed", calls)
+}
+
+// waitVersion waits until the server's active model has version v.
+func waitVersion(t *testing.T, client artclassv1.ClassifierServiceClient, v string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.GetModel(context.Background(), &artclassv1.GetModelRequest{})
+		if err == nil && resp.GetModel().GetVersion() == v {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("active model %v (%v), want %s", resp.GetModel().GetVersion(), err, v)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -266,17 +372,16 @@ func TestRunFlagErrors(t *testing.T) {
 // certs is a CA with a server and a client certificate it signed, as PEM
 // files in a temporary directory.
 type certs struct {
-	dir                                   string
-	caFile, certFile, keyFile             string
-	clientCertFile, clientKeyFile, caPool string
-	pool                                  *x509.CertPool
-	clientCert                            tls.Certificate
+	caFile, certFile, keyFile     string
+	clientCertFile, clientKeyFile string
+	pool                          *x509.CertPool
+	clientCert                    tls.Certificate
 }
 
 func newCerts(t *testing.T) *certs {
 	t.Helper()
 	dir := t.TempDir()
-	c := &certs{dir: dir}
+	c := new(certs)
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "artclass test CA"},
