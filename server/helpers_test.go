@@ -51,6 +51,9 @@ func start(t testing.TB, cfg server.Config, dialOpts ...grpc.DialOption) *env {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if cfg.Load == nil {
+		cfg.Load = loadStubOrModel
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -165,7 +168,32 @@ func (m *stubModel) Classify(title, text string) classifier.Result {
 	return m.Model.Classify(title, text)
 }
 
-func (m *stubModel) WriteFile(path string) error { return m.Model.WriteFile(path) }
+// WriteFile writes the stub's real model and remembers the stub, so that
+// loading the file (loadStubOrModel) gives the stub back, as the server
+// expects of a model it writes and reads back.
+func (m *stubModel) WriteFile(path string) error {
+	if err := m.Model.WriteFile(path); err != nil {
+		return err
+	}
+	writtenStubs.Store(path, m)
+	return nil
+}
+
+// writtenStubs maps the paths stubs were written to to the stubs.
+var writtenStubs sync.Map
+
+// loadStubOrModel loads the model file at path through the real checks, and
+// returns the stub last written there, if any, in place of the real model.
+func loadStubOrModel(path string) (server.Model, error) {
+	m, err := classifier.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if stub, ok := writtenStubs.Load(path); ok {
+		return stub.(*stubModel), nil
+	}
+	return m, nil
+}
 
 func newStub(t testing.TB, version string, macroF1 float64) *stubModel {
 	return &stubModel{Model: mustDefaultModel(t), version: version, macroF1: macroF1}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http/httptest"
@@ -904,5 +905,31 @@ func TestGracefulShutdown(t *testing.T) {
 				t.Errorf("the in-flight call succeeded after a forced stop")
 			}
 		})
+	}
+}
+
+// TestTrainServesOnlyWhatReadsBack checks that a trained model whose file
+// does not read back is neither served nor left as the active file.
+func TestTrainServesOnlyWhatReadsBack(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := start(t, server.Config{
+		Model: newStub(t, "active-v", 0.9), ModelDir: dir, AdminToken: token,
+		Train: fakeTrainer(newStub(t, "trained-v", 0.95)),
+		Load: func(path string) (server.Model, error) {
+			return nil, fmt.Errorf("%s: simulated corruption", path)
+		},
+	})
+	_, err := sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, nil, trainingSamples(), 100)
+	if st := wantCode(t, err, codes.Internal); st.Message() != "internal error" {
+		t.Errorf("message %q, want only \"internal error\"", st.Message())
+	}
+	got, err := e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
+	if err != nil || got.GetModel().GetVersion() != "active-v" {
+		t.Errorf("GetModel after the failed Train = %v, %v; want the old model active-v", got.GetModel().GetVersion(), err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, de := range entries {
+		t.Errorf("model directory holds %s after a failed Train; want it empty", de.Name())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -246,10 +247,27 @@ func (c *classifierService) train(ctx context.Context, stream artclassv1.Classif
 			return nil, "rejected", qualityError(md.CV.MacroF1, prev)
 		}
 	}
+	// The model is written beside the active file, read back through the
+	// same checks a restart applies, and only then renamed over the active
+	// file and served: what is served is always what a restart would load.
 	path := filepath.Join(s.cfg.ModelDir, ActiveModelFile)
-	if err := m.WriteFile(path); err != nil {
+	staged := path + ".staged.tmp"
+	if err := m.WriteFile(staged); err != nil {
+		os.Remove(staged)
 		return nil, "failed", s.internal(ctx, "write trained model", err)
 	}
+	loaded, err := s.cfg.Load(staged)
+	if err == nil && loaded.Version() != m.Version() {
+		err = fmt.Errorf("model read back as version %s, written as %s", loaded.Version(), m.Version())
+	}
+	if err == nil {
+		err = os.Rename(staged, path)
+	}
+	if err != nil {
+		os.Remove(staged)
+		return nil, "failed", s.internal(ctx, "verify trained model", err)
+	}
+	m = loaded
 	s.SetModel(m)
 	noteCall(ctx, m.Version(), 0)
 	s.log.InfoContext(ctx, "trained model active", "model_version", m.Version(), "samples", len(samples),
