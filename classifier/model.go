@@ -278,11 +278,11 @@ func (m *Model) termIDs(sc *scratch, text string, ids []int32) []int32 {
 		}
 		sc.counts[id]++
 	}
-	m.tok.scan(text, &sc.buf, func(tok []byte, joined bool) {
+	m.tok.scan(text, &sc.buf, func(tok []byte, hash uint64, joined bool) {
 		if !joined {
 			prev = -1
 		}
-		id, ok := m.words.lookup(tok)
+		id, ok := m.words.lookup(tok, hash)
 		switch {
 		case !ok:
 			prev = -1

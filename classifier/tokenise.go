@@ -40,7 +40,7 @@ func NewTokeniser(bigrams bool) *Tokeniser {
 func (t *Tokeniser) ForEachIn(text string, f func(token string)) {
 	var buf, prev []byte
 	havePrev := false
-	t.scan(text, &buf, func(tok []byte, joined bool) {
+	t.scan(text, &buf, func(tok []byte, _ uint64, joined bool) {
 		if !joined {
 			havePrev = false
 		}
@@ -73,7 +73,9 @@ func (t *Tokeniser) Tokenise(text string) []string {
 // directly follows the previous token within the same sentence. Stop words
 // are emitted too: callers skip them, each with the lookup it already does.
 // It allocates only to grow *buf, which never passes maxTokenBytes+4.
-func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, joined bool)) {
+// hash is the token's FNV-1a hash, computed as its bytes are stored, so the
+// scorer's lookup need not read the token again.
+func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash uint64, joined bool)) {
 	joined := false // whether a kept token precedes in this sentence
 	i := 0
 	for i < len(text) {
@@ -90,6 +92,7 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, joined 
 		}
 		// A token: word runes, with single hyphens allowed between them.
 		b := (*buf)[:0]
+		h := uint64(fnvOffset)
 		runes, tooLong := 0, false
 		for i < len(text) {
 			// Plain ASCII letters and digits take the fast path: this loop
@@ -100,6 +103,7 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, joined 
 						c += 'a' - 'A'
 					}
 					b = append(b, c)
+					h = (h ^ uint64(c)) * fnvPrime
 				} else {
 					tooLong = true
 				}
@@ -113,7 +117,11 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, joined 
 			}
 			if isWordRune(r) {
 				if len(b) <= maxTokenBytes {
+					n := len(b)
 					b = appendLower(b, r)
+					for _, c := range b[n:] {
+						h = (h ^ uint64(c)) * fnvPrime
+					}
 				} else {
 					tooLong = true // keep consuming, stop storing
 				}
@@ -126,6 +134,7 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, joined 
 				if isWordRune(next) {
 					if len(b) <= maxTokenBytes {
 						b = append(b, '-')
+						h = (h ^ '-') * fnvPrime
 					}
 					i += size
 					continue
@@ -140,9 +149,24 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, joined 
 			joined = false
 			continue
 		}
-		emit(b, joined)
+		emit(b, h, joined)
 		joined = true
 	}
+}
+
+// FNV-1a, 64-bit.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnv1a returns the FNV-1a hash scan gives a token.
+func fnv1a(b string) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(b); i++ {
+		h = (h ^ uint64(b[i])) * fnvPrime
+	}
+	return h
 }
 
 func isWordRune(r rune) bool {

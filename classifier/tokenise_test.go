@@ -51,8 +51,26 @@ func TestTokeniserHugeWord(t *testing.T) {
 		t.Errorf("Tokenise(1 MB word + troops) = %d tokens %.40q, want [troops]", len(got), got)
 	}
 	var buf []byte
-	tok.scan(text, &buf, func([]byte, bool) {})
+	tok.scan(text, &buf, func([]byte, uint64, bool) {})
 	if cap(buf) > 4*maxTokenBytes {
 		t.Errorf("scratch grew to %d bytes for one huge word; want at most %d", cap(buf), 4*maxTokenBytes)
+	}
+}
+
+// TestScanHash checks that the hash scan computes while it reads a token is
+// the FNV-1a hash of the token it emits, which the lexicon relies on.
+func TestScanHash(t *testing.T) {
+	t.Parallel()
+	text := "F-35 jets, COP27 Zürich İstanbul Ελλάδα 東京 re-elected MPs' vote 2024"
+	var buf []byte
+	n := 0
+	NewTokeniser(true).scan(text, &buf, func(tok []byte, hash uint64, _ bool) {
+		n++
+		if want := fnv1a(string(tok)); hash != want {
+			t.Errorf("token %q: scan hash %x, FNV-1a %x", tok, hash, want)
+		}
+	})
+	if n < 10 {
+		t.Errorf("scan emitted %d tokens, want at least 10", n)
 	}
 }
