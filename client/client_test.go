@@ -1,0 +1,632 @@
+package client_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/client"
+	"github.com/artclass/artclass/server"
+)
+
+var defaultModel = sync.OnceValues(classifier.Default)
+
+func mustModel(t testing.TB) *classifier.Model {
+	t.Helper()
+	m, err := defaultModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// testServer is a server.Server serving on a loopback address.
+type testServer struct {
+	srv    *server.Server
+	addr   string
+	served chan error
+	calls  atomic.Int64 // unary calls answered
+}
+
+// serve starts a server with cfg on addr ("127.0.0.1:0" for any port) and
+// stops it when the test ends.
+func serve(t testing.TB, addr string, cfg server.Config) *testServer {
+	t.Helper()
+	ts := &testServer{served: make(chan error, 1)}
+	if cfg.Model == nil {
+		cfg.Model = mustModel(t)
+	}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.ServerOptions = append(cfg.ServerOptions, grpc.ChainUnaryInterceptor(
+		func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			ts.calls.Add(1)
+			return h(ctx, req)
+		}))
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lis net.Listener
+	// A port just freed by a stopped server may take a moment to bind again.
+	for i := 0; ; i++ {
+		lis, err = net.Listen("tcp", addr)
+		if err == nil || i == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.srv, ts.addr = srv, lis.Addr().String()
+	go func() { ts.served <- srv.Serve(lis) }()
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+// stop shuts the server down; a second call does nothing.
+func (ts *testServer) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = ts.srv.Shutdown(ctx)
+	<-ts.served
+	ts.served <- nil
+}
+
+func newClient(t testing.TB, target string, opts ...client.Option) *client.Client {
+	t.Helper()
+	c, err := client.New(target, opts...)
+	if err != nil {
+		t.Fatalf("client.New(%q): %v", target, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+const electionText = "Voters went to the polls on Sunday in a parliamentary election, and the ballot count was close."
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, "127.0.0.1:0", server.Config{})
+	c := newClient(t, ts.addr)
+	m := mustModel(t)
+	want := m.Classify("Polls", electionText)
+
+	got, err := c.Classify(ctxT(t), client.Article{Title: "Polls", Text: electionText}, client.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ModelVersion != m.Version() {
+		t.Errorf("model version %q, want %q", got.ModelVersion, m.Version())
+	}
+	if !slices.Equal(got.Labels, want.Labels()) {
+		t.Errorf("labels %v, want %v", got.Labels, want.Labels())
+	}
+	if len(got.Topics) != len(want.Topics) {
+		t.Fatalf("%d topics, want %d", len(got.Topics), len(want.Topics))
+	}
+	for i := range want.Topics {
+		g, w := got.Topics[i], want.Topics[i]
+		if g.Label != w.Label || g.Confidence != w.Confidence || g.Assigned != w.Assigned || !slices.Equal(g.Terms, w.Terms) {
+			t.Errorf("topic %d = %+v, want %+v", i, g, w)
+		}
+	}
+
+	top, err := c.Classify(ctxT(t), client.Article{Text: electionText}, client.Filter{TopK: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(top.Topics) != 1 || !slices.Equal(top.Labels, want.Labels()) {
+		t.Errorf("TopK 1: topics %v labels %v; want one topic and the labels untouched", top.Topics, top.Labels)
+	}
+}
+
+func TestClassifyBatchAndStream(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, "127.0.0.1:0", server.Config{})
+	c := newClient(t, ts.addr)
+	var articles []client.Article
+	for i := range 300 {
+		text := electionText
+		if i%7 == 3 {
+			text = " " // invalid: blank
+		}
+		articles = append(articles, client.Article{ID: fmt.Sprint(i), Text: text})
+	}
+
+	check := func(t *testing.T, results []client.ItemResult) {
+		t.Helper()
+		if len(results) != len(articles) {
+			t.Fatalf("%d results, want %d", len(results), len(articles))
+		}
+		for i, r := range results {
+			if r.ID != articles[i].ID {
+				t.Fatalf("result %d has id %q, want %q", i, r.ID, articles[i].ID)
+			}
+			var invalid *client.InvalidInputError
+			if i%7 == 3 {
+				if !errors.As(r.Err, &invalid) || len(invalid.Violations) != 1 || !strings.HasSuffix(invalid.Violations[0].Field, "text") {
+					t.Errorf("result %d: err %v, want an InvalidInputError on text", i, r.Err)
+				}
+				continue
+			}
+			if r.Err != nil || !slices.Equal(r.Labels, []string{"elections"}) {
+				t.Errorf("result %d: labels %v err %v, want [elections]", i, r.Labels, r.Err)
+			}
+		}
+	}
+
+	t.Run("batch", func(t *testing.T) {
+		results, err := c.ClassifyBatch(ctxT(t), articles, client.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, results)
+	})
+	t.Run("stream", func(t *testing.T) {
+		var results []client.ItemResult
+		err := c.ClassifyStream(ctxT(t), slices.Values(articles), client.StreamOptions{Window: 8}, func(r client.ItemResult) error {
+			results = append(results, r)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, results)
+	})
+	t.Run("stream stops at fn's error", func(t *testing.T) {
+		stop := errors.New("enough")
+		n := 0
+		err := c.ClassifyStream(ctxT(t), slices.Values(articles), client.StreamOptions{}, func(client.ItemResult) error {
+			if n++; n == 10 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || n != 10 {
+			t.Errorf("err %v after %d results, want %v after 10", err, n, stop)
+		}
+	})
+	t.Run("empty batch", func(t *testing.T) {
+		_, err := c.ClassifyBatch(ctxT(t), nil, client.Filter{})
+		var invalid *client.InvalidInputError
+		if !errors.As(err, &invalid) || invalid.Violations[0].Field != "articles" {
+			t.Errorf("err %v, want an InvalidInputError on articles", err)
+		}
+	})
+}
+
+func TestGetModelAndHealth(t *testing.T) {
+	t.Parallel()
+	ts := serve(t, "127.0.0.1:0", server.Config{})
+	c := newClient(t, ts.addr)
+	md, err := c.GetModel(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mustModel(t).Metadata()
+	if md.Version != want.Version || !slices.Equal(md.Labels, want.Labels) || md.Samples != want.Samples ||
+		md.CV.MacroF1 != want.CV.MacroF1 || !slices.Equal(md.CV.PerLabel, want.CV.PerLabel) || !md.Created.Equal(want.Created) ||
+		md.Options.MinDF != want.Options.MinDF || md.LabelCounts[want.Labels[0]] != want.LabelCounts[want.Labels[0]] {
+		t.Errorf("GetModel = %+v\nwant %+v", md, want)
+	}
+	st, err := c.Health(ctxT(t))
+	if err != nil || st != client.Serving {
+		t.Errorf("Health = %v, %v; want SERVING", st, err)
+	}
+}
+
+// lowModel is the embedded model claiming a poor cross-validated macro-F1.
+type lowModel struct{ *classifier.Model }
+
+func (m lowModel) Metadata() classifier.Metadata {
+	md := m.Model.Metadata()
+	md.CV.MacroF1 = 0.1
+	return md
+}
+
+func TestErrorsFromTheServer(t *testing.T) {
+	t.Parallel()
+	trainStarted, releaseTrain := make(chan struct{}, 1), make(chan struct{})
+	slowTrain := func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (server.Model, error) {
+		trainStarted <- struct{}{}
+		<-releaseTrain
+		return mustModel(t), nil
+	}
+	lowTrain := func(context.Context, []classifier.Sample, classifier.TrainOptions) (server.Model, error) {
+		return lowModel{mustModel(t)}, nil
+	}
+	open := serve(t, "127.0.0.1:0", server.Config{})
+	empty, err := server.New(server.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go empty.Serve(lis)
+	t.Cleanup(func() { empty.Shutdown(context.Background()) })
+	admin := serve(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: slowTrain})
+	noDir := serve(t, "127.0.0.1:0", server.Config{AdminToken: "secret"})
+	lowQ := serve(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: lowTrain})
+
+	noRetry := client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 1})
+	samples := func(yield func(classifier.Sample) error) error {
+		for range 3 {
+			if err := yield(classifier.Sample{Text: electionText, Labels: []string{"elections"}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	classify := func(addr string, a client.Article, opts ...client.Option) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := newClient(t, addr, opts...).Classify(ctx, a, client.Filter{})
+			return err
+		}
+	}
+	train := func(addr string, opts ...client.Option) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := newClient(t, addr, opts...).Train(ctx, samples, client.TrainOptions{})
+			return err
+		}
+	}
+	token := []client.Option{client.WithToken("secret"), client.WithInsecureToken()}
+
+	// Hold the admin server's one training slot.
+	go train(admin.addr, token...)(ctxT(t))
+	<-trainStarted
+	t.Cleanup(func() { close(releaseTrain) })
+
+	tests := []struct {
+		name       string
+		call       func(context.Context) error
+		want       []error
+		violations []string
+	}{
+		{"blank text", classify(open.addr, client.Article{Text: "  "}), []error{client.ErrInvalidArgument}, []string{"text"}},
+		{"bad title and text", classify(open.addr, client.Article{Title: "\xff", Text: ""}), []error{client.ErrInvalidArgument}, []string{"title", "text"}},
+		{"no model loaded", classify(lis.Addr().String(), client.Article{Text: electionText}, noRetry), []error{client.ErrUnavailable}, nil},
+		{"no server", classify("127.0.0.1:1", client.Article{Text: electionText}, noRetry), []error{client.ErrUnavailable}, nil},
+		{"deadline", func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, time.Nanosecond)
+			defer cancel()
+			time.Sleep(time.Millisecond)
+			return classify(open.addr, client.Article{Text: electionText})(ctx)
+		}, []error{context.DeadlineExceeded}, nil},
+		{"train without token", train(admin.addr), []error{client.ErrUnauthenticated}, nil},
+		{"train with a wrong token", train(admin.addr, client.WithToken("nope"), client.WithInsecureToken()), []error{client.ErrUnauthenticated}, nil},
+		{"train disabled", train(open.addr, token...), []error{client.ErrPermissionDenied}, nil},
+		{"train without a model dir", train(noDir.addr, token...), []error{client.ErrFailedPrecondition}, nil},
+		{"train while training", train(admin.addr, token...), []error{client.ErrAborted, client.ErrTrainingInProgress}, nil},
+		{"quality regression", train(lowQ.addr, token...), []error{client.ErrFailedPrecondition, client.ErrQualityRegression}, nil},
+		{"bad sample", func(ctx context.Context) error {
+			_, err := newClient(t, lowQ.addr, token...).Train(ctx, func(yield func(classifier.Sample) error) error {
+				return yield(classifier.Sample{Text: electionText, Labels: []string{"Bad Label"}})
+			}, client.TrainOptions{})
+			return err
+		}, []error{client.ErrInvalidArgument}, []string{"samples[0]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call(ctxT(t))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !errors.Is(err, w) {
+					t.Errorf("error %q (%T) is not %v", err, err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q spans lines", err)
+			}
+			var invalid *client.InvalidInputError
+			if errors.As(err, &invalid) {
+				var fields []string
+				for _, v := range invalid.Violations {
+					fields = append(fields, v.Field)
+					if !strings.Contains(err.Error(), v.Field+": "+v.Description) {
+						t.Errorf("error %q does not spell out %s: %s", err, v.Field, v.Description)
+					}
+				}
+				if !slices.Equal(fields, tt.violations) {
+					t.Errorf("violations on %v, want %v", fields, tt.violations)
+				}
+			} else if tt.violations != nil {
+				t.Errorf("error %q (%T) is not an *InvalidInputError", err, err)
+			}
+		})
+	}
+}
+
+// TestErrorMapping converts statuses the server may send, details
+// included, without a server.
+func TestErrorMapping(t *testing.T) {
+	t.Parallel()
+	st := func(c codes.Code, msg string) *status.Status { return status.New(c, msg) }
+	bad, _ := st(codes.InvalidArgument, "invalid request").WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: "articles[2].text", Description: "is empty"}, {Field: "top_k", Description: "is -1; it must be 0 or more"},
+	}})
+	busy, _ := st(codes.Aborted, "another Train call is running").WithDetails(&errdetails.ErrorInfo{Reason: "TRAINING_IN_PROGRESS", Domain: "artclass.v1"})
+	worse, _ := st(codes.FailedPrecondition, "worse").WithDetails(&errdetails.ErrorInfo{Reason: "MODEL_QUALITY_REGRESSION", Metadata: map[string]string{"new_macro_f1": "0.5"}})
+	tests := []struct {
+		name    string
+		st      *status.Status
+		is      []error
+		isNot   []error
+		message string
+	}{
+		{"bad request", bad, []error{client.ErrInvalidArgument}, []error{client.ErrUnavailable}, "invalid argument: articles[2].text: is empty; top_k: is -1; it must be 0 or more"},
+		{"bare invalid argument", st(codes.InvalidArgument, "bad\nthing"), []error{client.ErrInvalidArgument}, nil, "invalid argument: bad thing"},
+		{"unauthenticated", st(codes.Unauthenticated, "no token"), []error{client.ErrUnauthenticated}, []error{client.ErrPermissionDenied}, "unauthenticated: no token"},
+		{"permission denied", st(codes.PermissionDenied, "disabled"), []error{client.ErrPermissionDenied}, nil, "permission denied: disabled"},
+		{"unavailable", st(codes.Unavailable, "down"), []error{client.ErrUnavailable}, nil, "unavailable: down"},
+		{"training in progress", busy, []error{client.ErrAborted, client.ErrTrainingInProgress}, nil, "training in progress: another Train call is running"},
+		{"plain aborted", st(codes.Aborted, "x"), []error{client.ErrAborted}, []error{client.ErrTrainingInProgress}, "aborted: x"},
+		{"quality regression", worse, []error{client.ErrFailedPrecondition, client.ErrQualityRegression}, nil, "model quality regression: worse"},
+		{"failed precondition", st(codes.FailedPrecondition, "no dir"), []error{client.ErrFailedPrecondition}, []error{client.ErrQualityRegression}, "failed precondition: no dir"},
+		{"resource exhausted", st(codes.ResourceExhausted, "big"), []error{client.ErrResourceExhausted}, nil, "resource exhausted: big"},
+		{"internal", st(codes.Internal, "internal error"), []error{client.ErrInternal}, nil, "internal error: internal error"},
+		{"deadline", st(codes.DeadlineExceeded, "late"), []error{context.DeadlineExceeded}, nil, "context deadline exceeded: late"},
+		{"canceled", st(codes.Canceled, "gone"), []error{context.Canceled}, nil, "context canceled: gone"},
+		{"unimplemented", st(codes.Unimplemented, "no"), []error{client.ErrServer}, nil, "server error: no"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := client.FromStatusForTest(tt.st.Err())
+			for _, w := range tt.is {
+				if !errors.Is(err, w) {
+					t.Errorf("%v is not %v", err, w)
+				}
+			}
+			for _, w := range tt.isNot {
+				if errors.Is(err, w) {
+					t.Errorf("%v is %v", err, w)
+				}
+			}
+			if err.Error() != tt.message {
+				t.Errorf("message %q, want %q", err.Error(), tt.message)
+			}
+			if got := status.Code(err); got != tt.st.Code() {
+				t.Errorf("status.Code = %v, want %v", got, tt.st.Code())
+			}
+		})
+	}
+	var e *client.Error
+	if err := client.FromStatusForTest(worse.Err()); !errors.As(err, &e) || e.Reason != "MODEL_QUALITY_REGRESSION" || e.Metadata["new_macro_f1"] != "0.5" {
+		t.Errorf("quality regression: %#v, want the ErrorInfo reason and metadata", err)
+	}
+}
+
+// TestRestartedServerIsRetried stops the server and starts another on the
+// same port in the middle of a sequence of calls: none fails.
+func TestRestartedServerIsRetried(t *testing.T) {
+	t.Parallel()
+	first := serve(t, "127.0.0.1:0", server.Config{})
+	c := newClient(t, first.addr, client.WithTimeout(20*time.Second))
+	ctx := ctxT(t)
+	call := func(i int) {
+		t.Helper()
+		if _, err := c.Classify(ctx, client.Article{Text: electionText}, client.Filter{}); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	for i := range 5 {
+		call(i)
+	}
+	first.stop()
+	restarted := make(chan *testServer)
+	go func() {
+		time.Sleep(300 * time.Millisecond) // calls made meanwhile find no server
+		restarted <- serve(t, first.addr, server.Config{})
+	}()
+	for i := 5; i < 10; i++ {
+		call(i)
+	}
+	second := <-restarted
+	if second.calls.Load() == 0 {
+		t.Error("the restarted server answered no call")
+	}
+	if _, err := c.GetModel(ctx); err != nil {
+		t.Errorf("GetModel after the restart: %v", err)
+	}
+}
+
+// TestRoundRobin spreads calls over a list of two servers and goes on when
+// one of them stops.
+func TestRoundRobin(t *testing.T) {
+	t.Parallel()
+	a := serve(t, "127.0.0.1:0", server.Config{})
+	b := serve(t, "127.0.0.1:0", server.Config{})
+	c := newClient(t, a.addr+","+b.addr)
+	ctx := ctxT(t)
+	for i := range 40 {
+		if _, err := c.Classify(ctx, client.Article{Text: electionText}, client.Filter{}); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if a.calls.Load() == 0 || b.calls.Load() == 0 {
+		t.Errorf("calls per server: %d and %d; want both used", a.calls.Load(), b.calls.Load())
+	}
+	a.stop()
+	for i := range 20 {
+		if _, err := c.Classify(ctx, client.Article{Text: electionText}, client.Filter{}); err != nil {
+			t.Fatalf("call %d after a server stopped: %v", i, err)
+		}
+	}
+}
+
+func TestNewOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		target string
+		opts   []client.Option
+		want   string // "" for no error
+	}{
+		{"plain", "localhost:50051", nil, ""},
+		{"dns", "dns:///localhost:50051", nil, ""},
+		{"list", "127.0.0.1:1, 127.0.0.1:2", nil, ""},
+		{"bad list", "127.0.0.1:1,nohost", nil, "missing port"},
+		{"empty", " ", nil, "target is empty"},
+		{"token without TLS", "localhost:50051", []client.Option{client.WithToken("t")}, "needs TLS"},
+		{"plaintext token to loopback", "localhost:50051", []client.Option{client.WithToken("t"), client.WithInsecureToken()}, ""},
+		{"plaintext token to [::1]", "[::1]:50051", []client.Option{client.WithToken("t"), client.WithInsecureToken()}, ""},
+		{"plaintext token elsewhere", "example.com:50051", []client.Option{client.WithToken("t"), client.WithInsecureToken()}, "not a loopback address"},
+		{"plaintext token to a list", "127.0.0.1:1,10.0.0.1:2", []client.Option{client.WithToken("t"), client.WithInsecureToken()}, "10.0.0.1:2"},
+		{"token over TLS", "example.com:50051", []client.Option{client.WithToken("t"), client.WithTLS(nil)}, ""},
+		{"empty token", "localhost:50051", []client.Option{client.WithToken(" \n")}, "token is empty"},
+		{"missing CA file", "localhost:50051", []client.Option{client.WithCAFile("/nonexistent/ca.pem")}, "no such file"},
+		{"negative timeout", "localhost:50051", []client.Option{client.WithTimeout(-time.Second)}, "negative"},
+		{"bad retry policy", "localhost:50051", []client.Option{client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 3})}, "backoffs must be positive"},
+		{"no retries", "localhost:50051", []client.Option{client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 1})}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := client.New(tt.target, tt.opts...)
+			if c != nil {
+				c.Close()
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("New: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("New = %v, want an error mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMutualTLSAndToken(t *testing.T) {
+	t.Parallel()
+	pki := newPKI(t)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pki.caPEM)
+	serverCert, err := tls.LoadX509KeyPair(pki.serverCert, pki.serverKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := credentials.NewTLS(&tls.Config{
+		Certificates: []tls.Certificate{serverCert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+	})
+	train := func(context.Context, []classifier.Sample, classifier.TrainOptions) (server.Model, error) {
+		return mustModel(t), nil
+	}
+	ts := serve(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: train,
+		ServerOptions: []grpc.ServerOption{grpc.Creds(creds)}})
+
+	noRetry := client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 1})
+	without := newClient(t, ts.addr, client.WithCAFile(pki.caFile), noRetry)
+	if _, err := without.GetModel(ctxT(t)); !errors.Is(err, client.ErrUnavailable) {
+		t.Errorf("without a client certificate: %v, want ErrUnavailable", err)
+	}
+
+	c := newClient(t, ts.addr, client.WithCAFile(pki.caFile), client.WithClientCert(pki.clientCert, pki.clientKey), client.WithToken("secret"))
+	if _, err := c.GetModel(ctxT(t)); err != nil {
+		t.Fatalf("GetModel over mTLS: %v", err)
+	}
+	var progress []int
+	res, err := c.Train(ctxT(t), func(yield func(classifier.Sample) error) error {
+		for range 5 {
+			if err := yield(classifier.Sample{Text: electionText, Labels: []string{"elections"}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, client.TrainOptions{Force: true, Progress: func(n int, _ int64) { progress = append(progress, n) }})
+	if err != nil {
+		t.Fatalf("Train over mTLS with the token: %v", err)
+	}
+	if res.Model.Version != mustModel(t).Version() || res.PreviousVersion == "" {
+		t.Errorf("Train = %+v", res)
+	}
+	if !slices.Equal(progress, []int{5}) {
+		t.Errorf("progress %v, want [5]", progress)
+	}
+}
+
+// pki is a CA with a server and a client certificate it signed, as PEM
+// files.
+type pki struct {
+	caFile                string
+	caPEM                 []byte
+	serverCert, serverKey string
+	clientCert, clientKey string
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "artclass test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	p := &pki{caFile: write("ca.pem", "CERTIFICATE", caDER), caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})}
+	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, _ := x509.MarshalECPrivateKey(key)
+		return write(name+".pem", "CERTIFICATE", der), write(name+"-key.pem", "EC PRIVATE KEY", keyDER)
+	}
+	p.serverCert, p.serverKey = leaf("server", 2, x509.ExtKeyUsageServerAuth)
+	p.clientCert, p.clientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth)
+	return p
+}

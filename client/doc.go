@@ -1,0 +1,21 @@
+// Package client is the Go client of the artclass gRPC API
+// (artclass.v1.ClassifierService).
+//
+// It wraps the generated stub in typed methods that take and return plain Go
+// values — the classifier package's Topic, Term, Metadata and Report where
+// they fit — so that a program prints the same thing whether it classified
+// in-process or through a server. Every error the server sends comes back as
+// an error that callers test with errors.Is against the sentinel errors of
+// this package (ErrInvalidArgument, ErrUnavailable, ...) or with errors.As
+// against *InvalidInputError, which carries the server's field violations,
+// and *Error, which carries the status code and the ErrorInfo reason.
+//
+// New connects lazily: it checks its options and returns at once, and the
+// first call opens the connection. The connection balances calls round-robin
+// over every address of its target (a "dns:///host:port" target, or a
+// comma-separated list of host:port addresses), and retries Classify,
+// ClassifyBatch, GetModel and health checks, which have no side effects,
+// when the server answers UNAVAILABLE, through the gRPC service config: a
+// restarted server or one address of several going away does not fail a call.
+// Streaming calls (ClassifyStream, Train) are not retried.
+package client

@@ -1,0 +1,203 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
+)
+
+// Sentinel errors for the answers of the server, tested with errors.Is. An
+// error a call returns matches the sentinel of its status code and, where
+// the server said more, of its reason: a refused retraining matches both
+// ErrFailedPrecondition and ErrQualityRegression. DEADLINE_EXCEEDED and
+// CANCELLED match context.DeadlineExceeded and context.Canceled.
+var (
+	// ErrInvalidArgument: the request broke a rule; the error is an
+	// *InvalidInputError naming the fields.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrUnauthenticated: Train without the admin token, or a wrong one.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied: the server has Train disabled (no admin token).
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrUnavailable: no server could be reached, or it has no model loaded
+	// yet. The idempotent calls have been retried before it is returned.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrFailedPrecondition: the server is not in a state to do the call
+	// (no model directory for Train, or a quality regression).
+	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrQualityRegression: Train made a model whose cross-validated
+	// macro-F1 is too far below the active model's; retry with Force.
+	ErrQualityRegression = errors.New("model quality regression")
+	// ErrAborted: the call conflicted with another.
+	ErrAborted = errors.New("aborted")
+	// ErrTrainingInProgress: another Train call is running; retry later.
+	ErrTrainingInProgress = errors.New("training in progress")
+	// ErrResourceExhausted: a Train stream over the server's limits.
+	ErrResourceExhausted = errors.New("resource exhausted")
+	// ErrInternal: the server failed; its log says why.
+	ErrInternal = errors.New("internal error")
+	// ErrServer: any other status code.
+	ErrServer = errors.New("server error")
+)
+
+// FieldViolation names one bad field of a request and what is wrong with
+// it, as google.rpc.BadRequest.FieldViolation does.
+type FieldViolation struct {
+	// Field is the path to the field, for example "text" or
+	// "articles[3].text".
+	Field string
+	// Description says what is wrong, including the limit broken.
+	Description string
+}
+
+// InvalidInputError is an INVALID_ARGUMENT answer: the server's message and
+// the fields that broke a rule. It matches ErrInvalidArgument.
+type InvalidInputError struct {
+	Message    string
+	Violations []FieldViolation
+}
+
+// Error spells out every field violation on one line.
+func (e *InvalidInputError) Error() string {
+	if len(e.Violations) == 0 {
+		return "invalid argument: " + oneLine(e.Message)
+	}
+	parts := make([]string, len(e.Violations))
+	for i, v := range e.Violations {
+		parts[i] = v.Field + ": " + oneLine(v.Description)
+	}
+	return "invalid argument: " + strings.Join(parts, "; ")
+}
+
+// Is reports whether target is ErrInvalidArgument.
+func (e *InvalidInputError) Is(target error) bool { return target == ErrInvalidArgument }
+
+// GRPCStatus lets status.FromError and status.Code see the original code.
+func (e *InvalidInputError) GRPCStatus() *status.Status {
+	return status.New(codes.InvalidArgument, e.Message)
+}
+
+// Error is any other error status from the server.
+type Error struct {
+	// Code is the gRPC status code.
+	Code codes.Code
+	// Message is the server's message.
+	Message string
+	// Reason and Metadata come from a google.rpc.ErrorInfo detail, when the
+	// server sent one ("TRAINING_IN_PROGRESS", "MODEL_QUALITY_REGRESSION").
+	Reason   string
+	Metadata map[string]string
+
+	kinds []error
+}
+
+func (e *Error) Error() string {
+	if len(e.kinds) == 0 {
+		return strings.ToLower(e.Code.String()) + ": " + oneLine(e.Message)
+	}
+	return e.kinds[len(e.kinds)-1].Error() + ": " + oneLine(e.Message)
+}
+
+// Is reports whether target is a sentinel this error matches.
+func (e *Error) Is(target error) bool {
+	for _, k := range e.kinds {
+		if k == target {
+			return true
+		}
+	}
+	return false
+}
+
+// GRPCStatus lets status.FromError and status.Code see the original code.
+func (e *Error) GRPCStatus() *status.Status { return status.New(e.Code, e.Message) }
+
+// codeErrors are the sentinels of the status codes.
+var codeErrors = map[codes.Code]error{
+	codes.InvalidArgument:    ErrInvalidArgument,
+	codes.Unauthenticated:    ErrUnauthenticated,
+	codes.PermissionDenied:   ErrPermissionDenied,
+	codes.Unavailable:        ErrUnavailable,
+	codes.FailedPrecondition: ErrFailedPrecondition,
+	codes.Aborted:            ErrAborted,
+	codes.ResourceExhausted:  ErrResourceExhausted,
+	codes.Internal:           ErrInternal,
+	codes.DeadlineExceeded:   context.DeadlineExceeded,
+	codes.Canceled:           context.Canceled,
+}
+
+// reasonErrors are the sentinels of ErrorInfo reasons.
+var reasonErrors = map[string]error{
+	"TRAINING_IN_PROGRESS":     ErrTrainingInProgress,
+	"MODEL_QUALITY_REGRESSION": ErrQualityRegression,
+}
+
+// fromStatus converts an error of a gRPC call into this package's errors;
+// an error that carries no status (an iterator's, say) is returned as is.
+func fromStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	var ie *InvalidInputError
+	if errors.As(err, &e) || errors.As(err, &ie) {
+		return err
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	return statusError(st)
+}
+
+func statusError(st *status.Status) error {
+	if st.Code() == codes.InvalidArgument {
+		ie := &InvalidInputError{Message: st.Message()}
+		for _, d := range st.Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok {
+				for _, v := range br.GetFieldViolations() {
+					ie.Violations = append(ie.Violations, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
+				}
+			}
+		}
+		return ie
+	}
+	e := &Error{Code: st.Code(), Message: st.Message()}
+	if k, ok := codeErrors[st.Code()]; ok {
+		e.kinds = append(e.kinds, k)
+	} else {
+		e.kinds = append(e.kinds, ErrServer)
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			e.Reason, e.Metadata = info.GetReason(), info.GetMetadata()
+			if k, ok := reasonErrors[info.GetReason()]; ok {
+				e.kinds = append(e.kinds, k)
+			}
+		}
+	}
+	return e
+}
+
+// itemError converts the error of one article of a batch or stream.
+func itemError(ie *artclassv1.ItemError) error {
+	code := codes.Code(ie.GetCode())
+	if code == codes.InvalidArgument {
+		e := &InvalidInputError{Message: ie.GetMessage()}
+		for _, v := range ie.GetFieldViolations() {
+			e.Violations = append(e.Violations, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
+		}
+		return e
+	}
+	return statusError(status.New(code, ie.GetMessage()))
+}
+
+// oneLine keeps an error on one line of a terminal.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,4 @@
+package client
+
+// FromStatusForTest exposes fromStatus to the external tests.
+var FromStatusForTest = fromStatus
