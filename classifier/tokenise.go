@@ -79,6 +79,14 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash ui
 	joined := false // whether a kept token precedes in this sentence
 	i := 0
 	for i < len(text) {
+		if c := text[i]; c < utf8.RuneSelf && !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z') {
+			// ASCII space and punctuation, the most common separators.
+			if isSentenceBreak(rune(c)) {
+				joined = false
+			}
+			i++
+			continue
+		}
 		r, size := rune(text[i]), 1
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(text[i:])
