@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 
@@ -68,7 +69,9 @@ func (c *Client) Classify(ctx context.Context, a Article, f Filter) (Classificat
 // ClassifyBatch classifies up to the server's batch limit (1,000 articles by
 // default) in one call, the results in the order of articles. An article the
 // server cannot classify gets its own Err; the error returned is for the
-// whole call (an empty or oversized batch, an unreachable server).
+// whole call (an empty or oversized batch, an unreachable server). The field
+// violations of an article's error name its fields as a Classify call would
+// ("text", not "articles[3].text").
 func (c *Client) ClassifyBatch(ctx context.Context, articles []Article, f Filter) ([]ItemResult, error) {
 	req := &artclassv1.ClassifyBatchRequest{
 		Articles:      make([]*artclassv1.Article, len(articles)),
@@ -91,6 +94,15 @@ func (c *Client) ClassifyBatch(ctx context.Context, articles []Article, f Filter
 	out := make([]ItemResult, len(articles))
 	for i, r := range resp.GetResults() {
 		out[i] = itemResult(articles[i].ID, r)
+		// Name fields as a Classify call would: "text", not
+		// "articles[3].text".
+		var invalid *InvalidInputError
+		if errors.As(out[i].Err, &invalid) {
+			prefix := fmt.Sprintf("articles[%d].", i)
+			for j := range invalid.Violations {
+				invalid.Violations[j].Field = strings.TrimPrefix(invalid.Violations[j].Field, prefix)
+			}
+		}
 	}
 	return out, nil
 }

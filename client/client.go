@@ -64,9 +64,9 @@ type RetryPolicy struct {
 }
 
 // DefaultRetryPolicy is the retry policy of a Client made without
-// WithRetryPolicy: five attempts over up to about three seconds, enough for
+// WithRetryPolicy: five attempts over up to about four seconds, enough for
 // a server to restart.
-var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 5, InitialBackoff: 200 * time.Millisecond, MaxBackoff: 2 * time.Second, Multiplier: 2}
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 5, InitialBackoff: 250 * time.Millisecond, MaxBackoff: 2 * time.Second, Multiplier: 2}
 
 // WithTLS makes the client use TLS with cfg. A nil cfg means the system's
 // root certificates and no client certificate.

@@ -1,204 +1,301 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
-	"text/tabwriter"
+	"path/filepath"
+	"runtime"
+	"sync"
 
-	"github.com/artclass/artclass/classifier"
 	"github.com/spf13/cobra"
+
+	"github.com/artclass/artclass/client"
 )
 
-// maxInputBytes bounds one text input, matching the server's default limit.
-const maxInputBytes = 1 << 20
-
 func newClassifyCmd(stdout, stderr io.Writer) *cobra.Command {
-	var local bool
-	var modelPath, format string
+	var (
+		mf        modelFlags
+		format    string
+		include   []string
+		filter    client.Filter
+		explain   bool
+		jobs      int
+		batchSize int
+		quiet     bool
+	)
 	cmd := &cobra.Command{
-		Use:   "classify (--local | --model MODEL) [-o table|json|jsonl] [FILE|-]...",
-		Short: "Classify articles in-process",
-		Long: `Classify scores each input: a text file whose first line is the title and the
-rest the article, a .jsonl file of samples (one result per line), or - for
-standard input (the default). --local uses the embedded model, --model a model
-file. json prints one array, jsonl one object per line, each with source,
-labels (assigned), topics ({label, confidence}, highest first) and
-model_version.`,
-		Example: `  artclass classify --local article.txt
-  cat article.txt | artclass classify --model my.model -o json -`,
+		Use:   "classify [FILE|DIR|-]...",
+		Short: "Classify articles through the server or in-process",
+		Long: `Classify scores each article of its inputs against every topic of the model.
+
+Inputs: a text file holds the title on its first line and the article below
+it; a .jsonl file holds one {"title", "text"} object a line (other keys are
+ignored, and the source of line N is FILE#N); a directory is searched
+recursively for files matching --include; - (the default) is standard input,
+read as JSONL when its first character is '{' and as one text article
+otherwise.
+
+The server at --addr (default localhost:50051, or $ARTCLASS_ADDR) classifies
+unless --local (the model embedded in this binary) or --model FILE asks for
+in-process work; both give the same results. Articles go in batches, -j at a
+time, and results come out in input order. A large JSONL file is streamed, so
+memory stays bounded.
+
+Output (-o): table for people; json (one array), jsonl (one object a line) or
+csv for programs. Each result has the source, the assigned labels, the topics
+with their confidence (highest first, trimmed by --top-k and
+--min-confidence, which never change the labels), the model version, and
+with --explain the terms behind each assigned label.
+
+An input that cannot be read or classified is reported on standard error and
+the rest go on; the exit status is then 1. A progress bar shows on standard
+error when it is a terminal and the inputs are large.`,
+		Example: `  artclass classify article.txt
+  artclass classify --addr artclass.internal:50051 --tls -o jsonl news/
+  artclass classify --local --top-k 2 --explain article.txt
+  artclass classify --model my.model -o csv --include '*.md' articles/ > results.csv
+  jq -c '{title, text: .body}' feed.json | artclass classify -o jsonl -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if local == (modelPath != "") {
-				return usageError{fmt.Errorf("classify: give exactly one of --local or --model")}
+			switch {
+			case format != "table" && format != "json" && format != "jsonl" && format != "csv":
+				return usagef("classify: -o must be table, json, jsonl or csv, not %q", format)
+			case filter.TopK < 0:
+				return usagef("classify: --top-k %d must be 0 (every topic) or more", filter.TopK)
+			case !(filter.MinConfidence >= 0 && filter.MinConfidence <= 1):
+				return usagef("classify: --min-confidence %v must be in [0, 1]", filter.MinConfidence)
+			case jobs < 0:
+				return usagef("classify: -j %d must be positive", jobs)
+			case batchSize < 1 || batchSize > 1000:
+				return usagef("classify: --batch-size %d must be in [1, 1000]", batchSize)
 			}
-			if format != "table" && format != "json" && format != "jsonl" {
-				return usageError{fmt.Errorf("classify: -o must be table, json or jsonl, not %q", format)}
+			for _, g := range include {
+				if _, err := pathMatch(g); err != nil {
+					return usagef("classify: --include %q: %v", g, err)
+				}
 			}
-			m, err := loadModel(modelPath)
+			be, err := mf.open(cmd.Flags())
 			if err != nil {
 				return err
 			}
+			defer be.close()
 			if len(args) == 0 {
 				args = []string{"-"}
 			}
-			out := newResultWriter(stdout, format)
-			failed := 0
-			for _, arg := range args {
-				err := forEachInput(arg, cmd.InOrStdin(), func(source, title, text string) error {
-					return out.write(classified(source, m.Version(), m.Classify(title, text)))
-				})
-				if err != nil {
-					fmt.Fprintf(stderr, "artclass: %s: %v\n", arg, err)
-					failed++
-				}
+			if jobs == 0 {
+				jobs = defaultJobs(be)
 			}
-			if err := out.close(); err != nil {
-				return err
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d inputs failed", failed, len(args))
-			}
-			return nil
+			in := &inputs{args: args, include: include, stdin: cmd.InOrStdin()}
+			return classify(cmd.Context(), be, in, classifyOptions{
+				format: format, filter: filter, explain: explain, jobs: jobs, batchSize: batchSize, quiet: quiet,
+			}, stdout, stderr)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&local, "local", false, "use the embedded model")
-	f.StringVar(&modelPath, "model", "", "use this model file")
-	f.StringVarP(&format, "output", "o", "table", "output format: table, json or jsonl")
+	mf.register(f, true)
+	f.StringVarP(&format, "output", "o", "table", "output format: table, json, jsonl or csv")
+	f.StringSliceVar(&include, "include", defaultInclude, "file name `GLOB`s to take from directories (repeatable or comma-separated)")
+	f.IntVar(&filter.TopK, "top-k", 0, "show at most this many topics per article (0: all)")
+	f.Float64Var(&filter.MinConfidence, "min-confidence", 0, "hide topics less confident than this")
+	f.BoolVar(&explain, "explain", false, "show the terms behind each assigned label")
+	f.IntVarP(&jobs, "jobs", "j", 0, "batches classified at once (default: 4 against a server, the CPU count in-process)")
+	f.IntVar(&batchSize, "batch-size", 100, "articles per batch, at most 1000 (the server's default limit)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	return cmd
 }
 
-// forEachInput calls fn with each article of one input argument.
-func forEachInput(arg string, stdin io.Reader, fn func(source, title, text string) error) error {
-	var r io.Reader = stdin
-	source := "-"
-	if arg != "-" {
-		f, err := os.Open(arg)
-		if err != nil {
+// defaultJobs is -j's default: enough batches in flight to keep a server
+// busy while the previous answers are decoded, or one per CPU in-process.
+func defaultJobs(be backend) int {
+	if _, ok := be.(*local); ok {
+		return runtime.GOMAXPROCS(0)
+	}
+	return 4
+}
+
+type classifyOptions struct {
+	format    string
+	filter    client.Filter
+	explain   bool
+	jobs      int
+	batchSize int
+	quiet     bool
+}
+
+// classify classifies every article of in and writes the results in input
+// order.
+func classify(ctx context.Context, be backend, in *inputs, o classifyOptions, stdout, stderr io.Writer) error {
+	var labels []string
+	if o.format == "csv" {
+		var err error
+		if labels, err = be.labels(ctx); err != nil {
 			return err
 		}
-		defer f.Close()
-		r, source = f, arg
 	}
-	if strings.HasSuffix(arg, ".jsonl") {
-		line := 0
-		return classifier.ReadSamples(r, source, func(s classifier.Sample) error {
-			line++
-			return fn(fmt.Sprintf("%s#%d", source, line), s.Title, s.Text)
-		})
+	out := newResultWriter(stdout, o.format, labels, o.explain, isTerminal(stdout))
+	bar := newProgress(stderr, in, o.quiet)
+	var total, failed int
+	report := func(source string, err error) {
+		failed++
+		bar.clear()
+		fmt.Fprintf(stderr, "artclass: %s: %v\n", source, err)
 	}
-	data, err := io.ReadAll(io.LimitReader(r, maxInputBytes+1))
-	if err != nil {
+	err := classifyEach(ctx, be, in, o.filter, o.jobs, o.batchSize, func(it item, r client.ItemResult) error {
+		total++
+		bar.add(it.size)
+		switch {
+		case it.err != nil:
+			report(it.source, it.err)
+		case r.Err != nil:
+			report(it.source, r.Err)
+		default:
+			return out.write(it.source, r.Classification)
+		}
+		return nil
+	})
+	bar.finish()
+	if cerr := out.close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
 		return err
+	case failed > 0:
+		return fmt.Errorf("%d of %d inputs failed", failed, total)
+	case total == 0:
+		return errors.New("no articles found in the inputs")
 	}
-	if len(data) > maxInputBytes {
-		return fmt.Errorf("input is larger than %d bytes", maxInputBytes)
-	}
-	title, text, _ := strings.Cut(string(data), "\n")
-	if strings.TrimSpace(text) == "" {
-		title, text = "", title
-	}
-	if strings.TrimSpace(text) == "" {
-		return fmt.Errorf("input is empty")
-	}
-	return fn(source, strings.TrimSpace(title), text)
+	return nil
 }
 
-// result is the JSON shape of one classified input.
-type result struct {
-	Source       string       `json:"source"`
-	Labels       []string     `json:"labels"`
-	Topics       []topicJSON  `json:"topics"`
-	ModelVersion string       `json:"model_version"`
-	Explanations []explainRow `json:"-"`
+// batch is a run of items classified in one call.
+type batch struct {
+	items   []item
+	results []client.ItemResult // one per item without an error, in order
+	err     error
+	done    chan struct{}
 }
 
-type topicJSON struct {
-	Label      string  `json:"label"`
-	Confidence float64 `json:"confidence"`
-}
+// maxBatchBytes bounds the text of one batch, under gRPC's default 4 MiB
+// message limit.
+const maxBatchBytes = 1 << 20
 
-type explainRow struct {
-	label string
-	terms []classifier.Term
-}
+// classifyEach classifies the articles of in, jobs batches at a time, and
+// calls fn with each item and its result in input order (an item that could
+// not be read has its err set and no result). Memory is bounded by about
+// 3·jobs batches however many inputs there are. It returns the first error
+// of a whole batch (an unreachable server), of reading the inputs, or of fn.
+func classifyEach(ctx context.Context, be backend, in *inputs, f client.Filter, jobs, batchSize int, fn func(item, client.ItemResult) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	work := make(chan *batch, jobs)
+	ordered := make(chan *batch, 2*jobs)
 
-func classified(source, version string, r classifier.Result) result {
-	out := result{Source: source, Labels: r.Labels(), ModelVersion: version}
-	if out.Labels == nil {
-		out.Labels = []string{}
+	readErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ordered)
+		defer close(work)
+		cur := &batch{done: make(chan struct{})}
+		var n, size int
+		flush := func() error {
+			b := cur
+			cur, n, size = &batch{done: make(chan struct{})}, 0, 0
+			select {
+			case ordered <- b:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if b.allFailed() {
+				close(b.done)
+				return nil
+			}
+			select {
+			case work <- b:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		err := in.each(ctx, func(it item) error {
+			cur.items = append(cur.items, it)
+			if it.err == nil {
+				n++
+				size += len(it.title) + len(it.text)
+			}
+			if n >= batchSize || size >= maxBatchBytes {
+				return flush()
+			}
+			return nil
+		})
+		if err == nil && len(cur.items) > 0 {
+			err = flush()
+		}
+		readErr <- err
+	}()
+
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				if b.err = ctx.Err(); b.err == nil {
+					b.results, b.err = be.classify(ctx, b.articles(), f)
+				}
+				close(b.done)
+			}
+		}()
 	}
-	for _, t := range r.Topics {
-		out.Topics = append(out.Topics, topicJSON{t.Label, t.Confidence})
-		if t.Assigned {
-			out.Explanations = append(out.Explanations, explainRow{t.Label, t.Terms})
+
+	for b := range ordered {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if b.err != nil {
+			return b.err
+		}
+		k := 0
+		for _, it := range b.items {
+			var r client.ItemResult
+			if it.err == nil {
+				r = b.results[k]
+				k++
+			}
+			if err := fn(it, r); err != nil {
+				return err
+			}
+		}
+	}
+	return <-readErr
+}
+
+func (b *batch) allFailed() bool {
+	for _, it := range b.items {
+		if it.err == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// articles are the items of b that were read, as articles.
+func (b *batch) articles() []client.Article {
+	out := make([]client.Article, 0, len(b.items))
+	for _, it := range b.items {
+		if it.err == nil {
+			out = append(out, client.Article{ID: it.source, Title: it.title, Text: it.text})
 		}
 	}
 	return out
 }
 
-// resultWriter prints results in one of the output formats as they come.
-type resultWriter struct {
-	w      *bufio.Writer
-	format string
-	n      int
-}
-
-func newResultWriter(w io.Writer, format string) *resultWriter {
-	return &resultWriter{w: bufio.NewWriter(w), format: format}
-}
-
-func (rw *resultWriter) write(r result) error {
-	defer func() { rw.n++ }()
-	switch rw.format {
-	case "jsonl":
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		rw.w.Write(append(b, '\n'))
-	case "json":
-		sep := ",\n  "
-		if rw.n == 0 {
-			sep = "[\n  "
-		}
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		rw.w.WriteString(sep)
-		rw.w.Write(b)
-	default:
-		tw := tabwriter.NewWriter(rw.w, 0, 0, 2, ' ', 0)
-		labels := strings.Join(r.Labels, ", ")
-		if labels == "" {
-			labels = "(none)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\n", r.Source, labels)
-		for _, t := range r.Topics {
-			fmt.Fprintf(tw, "  %s\t%.3f\n", t.Label, t.Confidence)
-		}
-		for _, e := range r.Explanations {
-			terms := make([]string, len(e.terms))
-			for i, t := range e.terms {
-				terms[i] = t.Term
-			}
-			fmt.Fprintf(tw, "  why %s:\t%s\n", e.label, strings.Join(terms, ", "))
-		}
-		tw.Flush()
-	}
-	return nil
-}
-
-func (rw *resultWriter) close() error {
-	if rw.format == "json" {
-		if rw.n == 0 {
-			rw.w.WriteString("[")
-		}
-		rw.w.WriteString("\n]\n")
-	}
-	return rw.w.Flush()
-}
+// pathMatch checks an --include pattern.
+func pathMatch(glob string) (bool, error) { return filepath.Match(glob, "x") }

@@ -1,57 +1,292 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
+	"sync"
+
+	"github.com/spf13/cobra"
 
 	"github.com/artclass/artclass/classifier"
-	"github.com/spf13/cobra"
+	"github.com/artclass/artclass/client"
 )
 
-func newEvalCmd(stdout io.Writer) *cobra.Command {
-	var data []string
-	var modelPath, format string
+func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		data      []string
+		mf        modelFlags
+		format    string
+		reportDir string
+	)
 	cmd := &cobra.Command{
-		Use:   "eval --data FILE.jsonl [--model MODEL] [-o table|json]",
+		Use:   "eval --data FILE.jsonl [--addr ADDR | --model MODEL] [--report DIR]",
 		Short: "Score a model against labelled samples",
 		Long: `Eval classifies every sample and prints per-label precision, recall, F1 and
 support, micro- and macro-F1, exact-match accuracy, hamming loss and the
 expected calibration error (10 equal-width bins over all article-label pairs).
-Without --model it scores the embedded default model.`,
+
+It scores the embedded model unless --model names a model file or --addr a
+server (eval asks a server only when --addr is given).
+
+--report DIR writes DIR/report.md with the metrics table, a confusion matrix
+(DIR/confusion.png) and a reliability diagram (DIR/reliability.png).`,
 		Example: `  artclass eval --data ../shared/data/news/dev.jsonl
-  artclass eval --data dev.jsonl --model my.model -o json`,
+  artclass eval --data dev.jsonl --model my.model -o json
+  artclass eval --data dev.jsonl --addr localhost:50051 --report eval-report/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(data) == 0 {
-				return usageError{fmt.Errorf("eval: --data is required")}
+				return usagef("eval: --data is required")
 			}
 			if format != "table" && format != "json" {
-				return usageError{fmt.Errorf("eval: -o must be table or json, not %q", format)}
+				return usagef("eval: -o must be table or json, not %q", format)
 			}
-			m, err := loadModel(modelPath)
+			be, err := mf.open(cmd.Flags())
 			if err != nil {
 				return err
 			}
+			defer be.close()
 			samples, err := readAll(data)
 			if err != nil {
 				return err
 			}
-			r := classifier.Evaluate(m, samples)
+			ev, err := evaluate(cmd.Context(), be, samples)
+			if err != nil {
+				return err
+			}
+			r := ev.report()
+			if reportDir != "" {
+				if err := writeReport(reportDir, ev, r, be.where(), data); err != nil {
+					return err
+				}
+				fmt.Fprintf(stderr, "report written to %s\n", reportDir)
+			}
 			if format == "json" {
 				return json.NewEncoder(stdout).Encode(evalJSON(r))
 			}
-			fmt.Fprintf(stdout, "model %s on %d samples:\n", m.Version(), r.N)
+			fmt.Fprintf(stdout, "model %s on %d samples:\n", ev.version, r.N)
 			return writeReportTable(stdout, r)
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&data, "data", nil, "JSONL file of labelled samples (repeatable)")
-	f.StringVar(&modelPath, "model", "", "model file (default: the embedded model)")
+	mf.register(f, false)
 	f.StringVarP(&format, "output", "o", "table", "output format: table or json")
+	f.StringVar(&reportDir, "report", "", "write report.md and its PNG plots into `DIR`")
 	return cmd
+}
+
+// evaluation holds a model's decisions on labelled samples: truth[i][l]
+// whether sample i carries label l, conf[i][l] the confidence and
+// assigned[i][l] the decision.
+type evaluation struct {
+	labels   []string
+	version  string
+	truth    [][]bool
+	assigned [][]bool
+	conf     [][]float64
+}
+
+// evalBatch is how many samples go in one call; evalJobs calls run at once.
+const (
+	evalBatch = 200
+	evalJobs  = 4
+)
+
+// evaluate classifies every sample with be.
+func evaluate(ctx context.Context, be backend, samples []classifier.Sample) (*evaluation, error) {
+	labels, err := be.labels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	index := make(map[string]int, len(labels))
+	for l, name := range labels {
+		index[name] = l
+	}
+	ev := &evaluation{
+		labels:   labels,
+		truth:    make([][]bool, len(samples)),
+		assigned: make([][]bool, len(samples)),
+		conf:     make([][]float64, len(samples)),
+	}
+	results := make([]client.ItemResult, len(samples))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	starts := make(chan int)
+	for range evalJobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for start := range starts {
+				end := min(start+evalBatch, len(samples))
+				articles := make([]client.Article, 0, end-start)
+				for _, s := range samples[start:end] {
+					articles = append(articles, client.Article{Title: s.Title, Text: s.Text})
+				}
+				res, err := be.classify(ctx, articles, client.Filter{})
+				if err != nil {
+					once.Do(func() { first = err; cancel() })
+					continue
+				}
+				copy(results[start:end], res)
+			}
+		}()
+	}
+feed:
+	for start := 0; start < len(samples); start += evalBatch {
+		select {
+		case starts <- start:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(starts)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i, s := range samples {
+		r := results[i]
+		if r.Err != nil {
+			return nil, fmt.Errorf("sample %d (%.40q): %w", i, s.Text, r.Err)
+		}
+		if ev.version == "" {
+			ev.version = r.ModelVersion
+		}
+		ev.truth[i] = make([]bool, len(labels))
+		ev.assigned[i] = make([]bool, len(labels))
+		ev.conf[i] = make([]float64, len(labels))
+		for _, name := range s.Labels {
+			if l, ok := index[name]; ok {
+				ev.truth[i][l] = true
+			}
+		}
+		for _, t := range r.Topics {
+			if l, ok := index[t.Label]; ok {
+				ev.assigned[i][l] = t.Assigned
+				ev.conf[i][l] = t.Confidence
+			}
+		}
+	}
+	return ev, nil
+}
+
+// eceBins is the number of equal-width confidence bins of the expected
+// calibration error and the reliability diagram, as in classifier.Evaluate.
+const eceBins = 10
+
+// report scores the decisions exactly as classifier.Evaluate does, which
+// needs the model in-process; TestEvaluationMatchesClassifier holds the two
+// together.
+func (ev *evaluation) report() classifier.Report {
+	L := len(ev.labels)
+	r := classifier.Report{N: len(ev.truth), PerLabel: make([]classifier.LabelMetrics, L)}
+	counts := ev.counts()
+	var tpAll, fpAll, fnAll, wrong, exact int
+	for i := range ev.truth {
+		allRight := true
+		for l := range L {
+			if ev.truth[i][l] != ev.assigned[i][l] {
+				wrong++
+				allRight = false
+			}
+		}
+		if allRight {
+			exact++
+		}
+	}
+	for l, c := range counts {
+		m := classifier.LabelMetrics{Label: ev.labels[l], Support: c.tp + c.fn}
+		m.Precision = ratio(c.tp, c.tp+c.fp)
+		m.Recall = ratio(c.tp, c.tp+c.fn)
+		m.F1 = ratio(2*c.tp, 2*c.tp+c.fp+c.fn)
+		r.PerLabel[l] = m
+		r.MacroF1 += m.F1 / float64(L)
+		tpAll += c.tp
+		fpAll += c.fp
+		fnAll += c.fn
+	}
+	r.MicroF1 = ratio(2*tpAll, 2*tpAll+fpAll+fnAll)
+	pairs := len(ev.truth) * L
+	if len(ev.truth) > 0 {
+		r.ExactMatch = float64(exact) / float64(len(ev.truth))
+	}
+	if pairs > 0 {
+		r.HammingLoss = float64(wrong) / float64(pairs)
+		for _, b := range ev.bins() {
+			if b.n > 0 {
+				n := float64(b.n)
+				r.ECE += n / float64(pairs) * math.Abs(b.positives/n-b.confidence/n)
+			}
+		}
+	}
+	return r
+}
+
+// labelCounts are one label's true and false positives and negatives.
+type labelCounts struct{ tp, fp, fn, tn int }
+
+func (ev *evaluation) counts() []labelCounts {
+	out := make([]labelCounts, len(ev.labels))
+	for i := range ev.truth {
+		for l := range ev.labels {
+			switch y, a := ev.truth[i][l], ev.assigned[i][l]; {
+			case y && a:
+				out[l].tp++
+			case !y && a:
+				out[l].fp++
+			case y && !a:
+				out[l].fn++
+			default:
+				out[l].tn++
+			}
+		}
+	}
+	return out
+}
+
+// bin is one confidence bin over all (sample, label) pairs: how many pairs,
+// the sum of their confidences and how many carried the label.
+type bin struct {
+	n          int
+	confidence float64
+	positives  float64
+}
+
+func (ev *evaluation) bins() [eceBins]bin {
+	var bins [eceBins]bin
+	for i := range ev.truth {
+		for l := range ev.labels {
+			c := ev.conf[i][l]
+			b := &bins[min(int(c*eceBins), eceBins-1)]
+			b.n++
+			b.confidence += c
+			if ev.truth[i][l] {
+				b.positives++
+			}
+		}
+	}
+	return bins
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }
 
 // evalReport is the JSON shape of eval -o json: per_label keyed by label.
@@ -79,15 +314,6 @@ func evalJSON(r classifier.Report) evalReport {
 		out.PerLabel[l.Label] = labelMetricsJSON{l.Precision, l.Recall, l.F1, l.Support}
 	}
 	return out
-}
-
-// loadModel loads the model file at path, or the embedded model if path is
-// empty.
-func loadModel(path string) (*classifier.Model, error) {
-	if path == "" {
-		return classifier.Default()
-	}
-	return classifier.LoadFile(path)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -116,14 +116,28 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, true, "unknown command"},
 		{"unknown flag", []string{"eval", "--nope"}, true, "unknown flag"},
 		{"train without data", []string{"train", "--out", "x"}, true, "--data is required"},
-		{"classify without model choice", []string{"classify", "x.txt"}, true, "exactly one of --local or --model"},
+		{"classify with --local and --model", []string{"classify", "--local", "--model", "m", "x.txt"}, true, "at most one of --local and --model"},
+		{"classify with --addr and --local", []string{"classify", "--addr", "localhost:1", "--local", "x.txt"}, true, "give one"},
+		{"classify bad output format", []string{"classify", "--local", "-o", "yaml"}, true, "-o must be table, json, jsonl or csv"},
+		{"classify negative top-k", []string{"classify", "--local", "--top-k", "-1"}, true, "--top-k -1"},
+		{"classify bad min-confidence", []string{"classify", "--local", "--min-confidence", "1.5"}, true, "--min-confidence 1.5"},
+		{"classify bad include", []string{"classify", "--local", "--include", "[", "."}, true, "--include"},
+		{"cert without key", []string{"health", "--cert", "c.pem"}, true, "--cert and --key go together"},
+		{"remote train without token", []string{"train", "--data", "x.jsonl"}, true, "needs its admin token"},
+		{"remote train with --l2", []string{"train", "--data", "x.jsonl", "--l2", "1"}, true, "--l2 is for training in-process"},
+		{"local train with --force", []string{"train", "--data", "x.jsonl", "--out", "m", "--force"}, true, "--out trains in-process"},
+		{"model bad output", []string{"model", "--local", "-o", "csv"}, true, "-o must be table or json"},
+		{"health with arguments", []string{"health", "x"}, true, "unknown command"},
+		{"server unreachable", []string{"health", "--addr", "127.0.0.1:1", "--timeout", "5s"}, false, "cannot reach artclassd at 127.0.0.1:1"},
 		{"bad output format", []string{"eval", "--data", "x", "-o", "yaml"}, true, "-o must be table or json"},
 		{"missing data file", []string{"eval", "--data", filepath.Join(dir, "none.jsonl")}, false, "no such file"},
 		{"missing model file", []string{"classify", "--model", filepath.Join(dir, "none.model"), "-"}, false, "no such file"},
 		{"missing input", []string{"classify", "--local", filepath.Join(dir, "none.txt")}, false, "1 of 1 inputs failed"},
+		{"empty directory", []string{"classify", "--local", dir}, false, "no articles found"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			_, _, err := runCLI(t, "", tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)

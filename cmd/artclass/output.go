@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/client"
+)
+
+// result is the JSON shape of one classified input.
+type result struct {
+	Source       string      `json:"source"`
+	Labels       []string    `json:"labels"`
+	Topics       []topicJSON `json:"topics"`
+	ModelVersion string      `json:"model_version"`
+}
+
+type topicJSON struct {
+	Label      string  `json:"label"`
+	Confidence float64 `json:"confidence"`
+	// Terms are the terms behind an assigned label, with --explain.
+	Terms []classifier.Term `json:"terms,omitempty"`
+}
+
+// resultWriter prints results in one of the output formats as they come.
+type resultWriter struct {
+	w       *bufio.Writer
+	csv     *csv.Writer
+	format  string
+	labels  []string // the csv columns
+	explain bool
+	color   bool
+	n       int
+}
+
+func newResultWriter(w io.Writer, format string, labels []string, explain, color bool) *resultWriter {
+	rw := &resultWriter{w: bufio.NewWriterSize(w, 64<<10), format: format, labels: labels, explain: explain, color: color}
+	if format == "csv" {
+		rw.csv = csv.NewWriter(rw.w)
+	}
+	return rw
+}
+
+func (rw *resultWriter) write(source string, c client.Classification) error {
+	defer func() { rw.n++ }()
+	switch rw.format {
+	case "jsonl", "json":
+		b, err := json.Marshal(rw.result(source, c))
+		if err != nil {
+			return err
+		}
+		if rw.format == "json" {
+			sep := ",\n  "
+			if rw.n == 0 {
+				sep = "[\n  "
+			}
+			rw.w.WriteString(sep)
+			rw.w.Write(b)
+			return nil
+		}
+		rw.w.Write(b)
+		return rw.w.WriteByte('\n')
+	case "csv":
+		return rw.writeCSV(source, c)
+	default:
+		return rw.writeTable(source, c)
+	}
+}
+
+func (rw *resultWriter) result(source string, c client.Classification) result {
+	r := result{Source: source, Labels: c.Labels, ModelVersion: c.ModelVersion, Topics: make([]topicJSON, len(c.Topics))}
+	if r.Labels == nil {
+		r.Labels = []string{}
+	}
+	for i, t := range c.Topics {
+		r.Topics[i] = topicJSON{Label: t.Label, Confidence: t.Confidence}
+		if rw.explain {
+			r.Topics[i].Terms = t.Terms
+		}
+	}
+	return r
+}
+
+func (rw *resultWriter) writeCSV(source string, c client.Classification) error {
+	if rw.n == 0 {
+		header := append([]string{"source", "labels", "model_version"}, rw.labels...)
+		if rw.explain {
+			header = append(header, "terms")
+		}
+		if err := rw.csv.Write(header); err != nil {
+			return err
+		}
+	}
+	row := make([]string, 3, 4+len(rw.labels))
+	row[0], row[1], row[2] = source, strings.Join(c.Labels, ";"), c.ModelVersion
+	for _, l := range rw.labels {
+		cell := ""
+		for _, t := range c.Topics {
+			if t.Label == l {
+				cell = strconv.FormatFloat(t.Confidence, 'f', 4, 64)
+			}
+		}
+		row = append(row, cell)
+	}
+	if rw.explain {
+		var why []string
+		for _, t := range c.Topics {
+			if t.Assigned && len(t.Terms) > 0 {
+				why = append(why, t.Label+": "+joinTerms(t.Terms, " | "))
+			}
+		}
+		row = append(row, strings.Join(why, "; "))
+	}
+	return rw.csv.Write(row)
+}
+
+func (rw *resultWriter) writeTable(source string, c client.Classification) error {
+	tw := tabwriter.NewWriter(rw.w, 0, 0, 2, ' ', 0)
+	labels := strings.Join(c.Labels, ", ")
+	if labels == "" {
+		labels = "(none)"
+	} else if rw.color {
+		labels = "\x1b[1;32m" + labels + "\x1b[0m"
+	}
+	fmt.Fprintf(tw, "%s\t%s\n", source, labels)
+	for _, t := range c.Topics {
+		fmt.Fprintf(tw, "  %s\t%.3f\n", t.Label, t.Confidence)
+	}
+	if rw.explain {
+		for _, t := range c.Topics {
+			if t.Assigned && len(t.Terms) > 0 {
+				fmt.Fprintf(tw, "  why %s:\t%s\n", t.Label, joinTerms(t.Terms, ", "))
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+func joinTerms(terms []classifier.Term, sep string) string {
+	s := make([]string, len(terms))
+	for i, t := range terms {
+		s[i] = t.Term
+	}
+	return strings.Join(s, sep)
+}
+
+func (rw *resultWriter) close() error {
+	switch rw.format {
+	case "json":
+		if rw.n == 0 {
+			rw.w.WriteString("[")
+		}
+		rw.w.WriteString("\n]\n")
+	case "csv":
+		rw.csv.Flush()
+		if err := rw.csv.Error(); err != nil {
+			return err
+		}
+	}
+	return rw.w.Flush()
+}
+
+// isTerminal reports whether w is a terminal, where colour and progress
+// bars belong. NO_COLOR and TERM=dumb count as no terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	return term.IsTerminal(int(f.Fd()))
+}
+
+// Inputs this large get a progress bar (on a terminal).
+const (
+	progressFiles = 50
+	progressBytes = 1 << 20
+)
+
+// progress is the progress bar of a long run, or nothing.
+type progress struct {
+	bar *progressbar.ProgressBar
+}
+
+// newProgress shows a bar on stderr when it is a terminal, quiet is off,
+// every input is a file (their size is the bar's total) and there are many
+// of them or they are large.
+func newProgress(stderr io.Writer, in *inputs, quiet bool) *progress {
+	if quiet || !isTerminal(stderr) {
+		return &progress{}
+	}
+	var files int
+	var size int64
+	if !in.files(func(_ string, n int64) { files++; size += n }) || (files < progressFiles && size < progressBytes) {
+		return &progress{}
+	}
+	return &progress{bar: progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("classifying"),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetPredictTime(true),
+	)}
+}
+
+func (p *progress) add(n int64) {
+	if p.bar != nil {
+		p.bar.Add64(n)
+	}
+}
+
+// clear removes the bar before a message goes to stderr; the next add
+// draws it again.
+func (p *progress) clear() {
+	if p.bar != nil {
+		p.bar.Clear()
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+}
