@@ -334,7 +334,7 @@ func loadModel(o *options) (server.Model, string, error) {
 	}
 	m, err := classifier.LoadFile(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("load model: %w", err)
+		return nil, "", err // it says "load model PATH: why"
 	}
 	return m, path, nil
 }
