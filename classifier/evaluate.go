@@ -21,6 +21,23 @@ type Report struct {
 	ECE float64 `json:"ece"`
 	// PerLabel holds one entry per label, in the model's label order.
 	PerLabel []LabelMetrics `json:"per_label"`
+	// Reliability holds the ECE's bins, lowest confidence first: the data
+	// of a reliability diagram.
+	Reliability []ReliabilityBin `json:"reliability,omitempty"`
+}
+
+// ReliabilityBin is one equal-width confidence bin over all (article,
+// label) pairs.
+type ReliabilityBin struct {
+	// Lower and Upper bound the confidences in the bin: [Lower, Upper), the
+	// last bin closed.
+	Lower float64 `json:"lower"`
+	Upper float64 `json:"upper"`
+	// N is the number of pairs in the bin, Confidence their mean confidence
+	// and Positives the share of them that carry the label (0 when empty).
+	N          int     `json:"n"`
+	Confidence float64 `json:"confidence"`
+	Positives  float64 `json:"positives"`
 }
 
 // LabelMetrics is one label's precision, recall and F1 at its threshold,
@@ -90,12 +107,16 @@ func newReport(labels []string, truth, assigned [][]bool, conf [][]float64) Repo
 	}
 	if pairs > 0 {
 		r.HammingLoss = float64(wrong) / float64(pairs)
-		for b := range eceBins {
-			if binN[b] > 0 {
-				n := float64(binN[b])
-				r.ECE += n / float64(pairs) * math.Abs(binY[b]/n-binC[b]/n)
-			}
+	}
+	r.Reliability = make([]ReliabilityBin, eceBins)
+	for b := range eceBins {
+		rb := ReliabilityBin{Lower: float64(b) / eceBins, Upper: float64(b+1) / eceBins, N: binN[b]}
+		if binN[b] > 0 {
+			n := float64(binN[b])
+			rb.Confidence, rb.Positives = binC[b]/n, binY[b]/n
+			r.ECE += n / float64(pairs) * math.Abs(rb.Positives-rb.Confidence)
 		}
+		r.Reliability[b] = rb
 	}
 	return r
 }
@@ -112,9 +133,20 @@ func ratio(a, b int) float64 {
 func f1(tp, fp, fn int) float64 { return ratio(2*tp, 2*tp+fp+fn) }
 
 // Evaluate classifies every sample with m and scores the result against the
-// samples' labels. Labels the model does not know are ignored.
+// samples' labels (see Score).
 func Evaluate(m *Model, samples []Sample) Report {
-	labels := m.meta.Labels
+	results := make([]Result, len(samples))
+	for i, s := range samples {
+		results[i] = m.Classify(s.Title, s.Text)
+	}
+	return Score(m.meta.Labels, samples, results)
+}
+
+// Score scores results[i], a model's verdict on samples[i], against the
+// samples' labels over the label set labels: the way to evaluate a model
+// that is not in this process. Labels outside the set are ignored, and a
+// label missing from a result counts as not assigned with confidence 0.
+func Score(labels []string, samples []Sample, results []Result) Report {
 	index := make(map[string]int, len(labels))
 	for l, name := range labels {
 		index[name] = l
@@ -131,10 +163,14 @@ func Evaluate(m *Model, samples []Sample) Report {
 		}
 		assigned[i] = make([]bool, len(labels))
 		conf[i] = make([]float64, len(labels))
-		for _, t := range m.Classify(s.Title, s.Text).Topics {
-			l := index[t.Label]
-			assigned[i][l] = t.Assigned
-			conf[i][l] = t.Confidence
+		if i >= len(results) {
+			continue
+		}
+		for _, t := range results[i].Topics {
+			if l, ok := index[t.Label]; ok {
+				assigned[i][l] = t.Assigned
+				conf[i][l] = t.Confidence
+			}
 		}
 	}
 	return newReport(labels, truth, assigned, conf)

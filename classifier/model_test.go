@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -559,5 +560,43 @@ func TestDocRowsSortsTerms(t *testing.T) {
 	want := [][2]int{{0, 0}, {0, 2}, {1, 0}, {1, 1}}
 	if !slices.Equal(got, want) || rows.At(0, 2) != 5 || rows.At(1, 1) != 2 {
 		t.Errorf("docRows order %v, want %v", got, want)
+	}
+}
+
+// TestDecodeKeepsUnknownMetadata checks that a file written by a later
+// build, whose metadata has a key this build does not know, still decodes:
+// the version is a hash of the stored metadata, not of this build's type.
+func TestDecodeKeepsUnknownMetadata(t *testing.T) {
+	t.Parallel()
+	m := mustTrainSmall(t)
+	meta, err := json.Marshal(m.meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	json.Unmarshal(meta, &fields)
+	fields["added_by_a_later_build"] = map[string]int{"x": 1}
+	tables := m.tables()
+	withExtra, _ := json.Marshal(fields)
+	v, err := contentVersion(withExtra, tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields["version"] = v
+	js, _ := json.Marshal(fields)
+	payload := append(binary.AppendUvarint(nil, uint64(len(js))), js...)
+	payload = append(payload, tables...)
+	file := make([]byte, headerSize, headerSize+len(payload))
+	copy(file, magic[:])
+	binary.LittleEndian.PutUint32(file[8:], FormatVersion)
+	binary.LittleEndian.PutUint64(file[12:], uint64(len(payload)))
+	sum := sha256.Sum256(payload)
+	copy(file[20:], sum[:])
+	got, err := Decode(append(file, payload...))
+	if err != nil {
+		t.Fatalf("Decode of a file with an unknown metadata key: %v", err)
+	}
+	if got.Version() != v {
+		t.Errorf("version %s, want %s", got.Version(), v)
 	}
 }

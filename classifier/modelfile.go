@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -70,11 +69,18 @@ func (m *Model) payload(meta Metadata) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode metadata: %w", err)
 	}
-	L := len(meta.Labels)
+	tables := m.tables()
+	out := make([]byte, 0, binary.MaxVarintLen64+len(js)+len(tables))
+	out = binary.AppendUvarint(out, uint64(len(js)))
+	out = append(out, js...)
+	return append(out, tables...), nil
+}
+
+// tables encodes everything after the metadata.
+func (m *Model) tables() []byte {
+	L := len(m.bias)
 	var b bytes.Buffer
-	b.Grow(len(js) + len(m.terms)*(12+8*(1+L)) + 32*L)
-	b.Write(binary.AppendUvarint(nil, uint64(len(js))))
-	b.Write(js)
+	b.Grow(len(m.terms)*(12+8*(1+L)) + 32*L)
 	b.Write(binary.AppendUvarint(nil, uint64(len(m.terms))))
 	for _, t := range m.terms {
 		b.Write(binary.AppendUvarint(nil, uint64(len(t))))
@@ -97,23 +103,45 @@ func (m *Model) payload(meta Metadata) ([]byte, error) {
 		put(m.calB[l])
 		put(m.thresh[l])
 	}
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
-// contentVersion hashes everything that decides how the model scores —
-// tables, labels, options, counts and CV figures — but not its creation time
-// or its version, so retraining the same data gives the same version.
-func (m *Model) contentVersion() string {
-	meta := m.meta
-	meta.Version = ""
-	meta.Created = time.Time{}
-	p, err := m.payload(meta)
-	if err != nil {
-		// Metadata is plain data; encoding it cannot fail.
-		panic(err)
+// contentVersion hashes everything that decides how the model scores — the
+// tables, and the metadata (labels, options, counts, CV figures) but for its
+// version and creation time — so retraining the same data gives the same
+// version. metaJSON is the metadata as it is (or will be) stored: the hash
+// is taken over its keys, not over this build's Metadata type, so a file
+// keeps its version when a later build adds a field.
+func contentVersion(metaJSON, tables []byte) (string, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(metaJSON, &fields); err != nil {
+		return "", err
 	}
-	sum := sha256.Sum256(p)
-	return hex.EncodeToString(sum[:8])
+	delete(fields, "version")
+	delete(fields, "created")
+	canonical, err := json.Marshal(fields) // sorted keys, compacted values
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write(binary.AppendUvarint(nil, uint64(len(canonical))))
+	h.Write(canonical)
+	h.Write(tables)
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// stampVersion sets the model's version from its content.
+func (m *Model) stampVersion() error {
+	js, err := json.Marshal(m.meta)
+	if err != nil {
+		return fmt.Errorf("encode metadata: %w", err)
+	}
+	v, err := contentVersion(js, m.tables())
+	if err != nil {
+		return err
+	}
+	m.meta.Version = v
+	return nil
 }
 
 // WriteFile writes the model to path atomically: to a temporary file in
@@ -285,6 +313,7 @@ func decodePayload(p []byte) (*Model, error) {
 	if err := json.Unmarshal(js, &meta); err != nil {
 		return nil, corrupt("metadata: %v", err)
 	}
+	tablesRaw := r.b
 	L := len(meta.Labels)
 	if L == 0 {
 		return nil, corrupt("metadata lists no labels")
@@ -353,7 +382,11 @@ func decodePayload(p []byte) (*Model, error) {
 		}
 	}
 	m.compile()
-	if v := m.contentVersion(); v != meta.Version {
+	v, err := contentVersion(js, tablesRaw)
+	if err != nil {
+		return nil, corrupt("metadata: %v", err)
+	}
+	if v != meta.Version {
 		return nil, corrupt("version %q does not match the content (%q)", meta.Version, v)
 	}
 	return m, nil

@@ -235,7 +235,9 @@ func train(ctx context.Context, samples []Sample, opts TrainOptions) (*Model, *f
 	m.meta.Negatives = countNegatives(d.truth)
 	m.meta.Options.Created = time.Time{}
 	m.compile()
-	m.meta.Version = m.contentVersion()
+	if err := m.stampVersion(); err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
 	return m, fp, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"slices"
 	"sync"
 
@@ -87,9 +86,10 @@ server (eval asks a server only when --addr is given).
 type evaluation struct {
 	labels   []string
 	version  string
+	samples  []classifier.Sample
+	results  []classifier.Result
 	truth    [][]bool
 	assigned [][]bool
-	conf     [][]float64
 }
 
 // evalBatch is how many samples go in one call; evalJobs calls run at once.
@@ -110,9 +110,10 @@ func evaluate(ctx context.Context, be backend, samples []classifier.Sample) (*ev
 	}
 	ev := &evaluation{
 		labels:   labels,
+		samples:  samples,
+		results:  make([]classifier.Result, len(samples)),
 		truth:    make([][]bool, len(samples)),
 		assigned: make([][]bool, len(samples)),
-		conf:     make([][]float64, len(samples)),
 	}
 	results := make([]client.ItemResult, len(samples))
 	ctx, cancel := context.WithCancel(ctx)
@@ -166,9 +167,9 @@ feed:
 		if ev.version == "" {
 			ev.version = r.ModelVersion
 		}
+		ev.results[i] = classifier.Result{Topics: r.Topics}
 		ev.truth[i] = make([]bool, len(labels))
 		ev.assigned[i] = make([]bool, len(labels))
-		ev.conf[i] = make([]float64, len(labels))
 		for _, name := range s.Labels {
 			if l, ok := index[name]; ok {
 				ev.truth[i][l] = true
@@ -177,116 +178,16 @@ feed:
 		for _, t := range r.Topics {
 			if l, ok := index[t.Label]; ok {
 				ev.assigned[i][l] = t.Assigned
-				ev.conf[i][l] = t.Confidence
 			}
 		}
 	}
 	return ev, nil
 }
 
-// eceBins is the number of equal-width confidence bins of the expected
-// calibration error and the reliability diagram, as in classifier.Evaluate.
-const eceBins = 10
-
-// report scores the decisions exactly as classifier.Evaluate does, which
-// needs the model in-process; TestEvaluationMatchesClassifier holds the two
-// together.
+// report scores the decisions with classifier.Score, the metrics an
+// in-process classifier.Evaluate computes.
 func (ev *evaluation) report() classifier.Report {
-	L := len(ev.labels)
-	r := classifier.Report{N: len(ev.truth), PerLabel: make([]classifier.LabelMetrics, L)}
-	counts := ev.counts()
-	var tpAll, fpAll, fnAll, wrong, exact int
-	for i := range ev.truth {
-		allRight := true
-		for l := range L {
-			if ev.truth[i][l] != ev.assigned[i][l] {
-				wrong++
-				allRight = false
-			}
-		}
-		if allRight {
-			exact++
-		}
-	}
-	for l, c := range counts {
-		m := classifier.LabelMetrics{Label: ev.labels[l], Support: c.tp + c.fn}
-		m.Precision = ratio(c.tp, c.tp+c.fp)
-		m.Recall = ratio(c.tp, c.tp+c.fn)
-		m.F1 = ratio(2*c.tp, 2*c.tp+c.fp+c.fn)
-		r.PerLabel[l] = m
-		r.MacroF1 += m.F1 / float64(L)
-		tpAll += c.tp
-		fpAll += c.fp
-		fnAll += c.fn
-	}
-	r.MicroF1 = ratio(2*tpAll, 2*tpAll+fpAll+fnAll)
-	pairs := len(ev.truth) * L
-	if len(ev.truth) > 0 {
-		r.ExactMatch = float64(exact) / float64(len(ev.truth))
-	}
-	if pairs > 0 {
-		r.HammingLoss = float64(wrong) / float64(pairs)
-		for _, b := range ev.bins() {
-			if b.n > 0 {
-				n := float64(b.n)
-				r.ECE += n / float64(pairs) * math.Abs(b.positives/n-b.confidence/n)
-			}
-		}
-	}
-	return r
-}
-
-// labelCounts are one label's true and false positives and negatives.
-type labelCounts struct{ tp, fp, fn, tn int }
-
-func (ev *evaluation) counts() []labelCounts {
-	out := make([]labelCounts, len(ev.labels))
-	for i := range ev.truth {
-		for l := range ev.labels {
-			switch y, a := ev.truth[i][l], ev.assigned[i][l]; {
-			case y && a:
-				out[l].tp++
-			case !y && a:
-				out[l].fp++
-			case y && !a:
-				out[l].fn++
-			default:
-				out[l].tn++
-			}
-		}
-	}
-	return out
-}
-
-// bin is one confidence bin over all (sample, label) pairs: how many pairs,
-// the sum of their confidences and how many carried the label.
-type bin struct {
-	n          int
-	confidence float64
-	positives  float64
-}
-
-func (ev *evaluation) bins() [eceBins]bin {
-	var bins [eceBins]bin
-	for i := range ev.truth {
-		for l := range ev.labels {
-			c := ev.conf[i][l]
-			b := &bins[min(int(c*eceBins), eceBins-1)]
-			b.n++
-			b.confidence += c
-			if ev.truth[i][l] {
-				b.positives++
-			}
-		}
-	}
-	return bins
-}
-
-func ratio(a, b int) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
+	return classifier.Score(ev.labels, ev.samples, ev.results)
 }
 
 // evalReport is the JSON shape of eval -o json: per_label keyed by label.

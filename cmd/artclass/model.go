@@ -81,6 +81,9 @@ type optionsJSON struct {
 }
 
 func modelJSONOf(md classifier.Metadata) modelJSON {
+	// The reliability bins stay out: the server's GetModel does not carry
+	// them, and a model's description should not depend on where it runs.
+	md.CV.Reliability = nil
 	return modelJSON{
 		Version: md.Version, Created: md.Created.UTC(), Labels: md.Labels, Samples: md.Samples, Negatives: md.Negatives,
 		LabelCounts: md.LabelCounts, Terms: md.Terms, Algorithm: md.Algorithm,

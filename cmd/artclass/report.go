@@ -33,7 +33,7 @@ func writeReport(dir string, ev *evaluation, r classifier.Report, where string, 
 	if err := savePlot(confusionPlot(cm), 5.5*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, confusionFile)); err != nil {
 		return err
 	}
-	if err := savePlot(reliabilityPlot(ev.bins(), r.ECE), 5*vg.Inch, 5*vg.Inch, filepath.Join(dir, reliabilityFile)); err != nil {
+	if err := savePlot(reliabilityPlot(r.Reliability, r.ECE), 5*vg.Inch, 5*vg.Inch, filepath.Join(dir, reliabilityFile)); err != nil {
 		return err
 	}
 	var b bytes.Buffer
@@ -71,7 +71,7 @@ Every (article, label) pair in %d equal-width confidence bins: the mean
 confidence of a bin against the share of its pairs that carry the label,
 with the number of pairs beside each point. A calibrated model stays on the
 diagonal; ECE %.4f is the pairs-weighted mean distance from it.
-`, reliabilityFile, eceBins, r.ECE)
+`, reliabilityFile, len(r.Reliability), r.ECE)
 	if err := os.WriteFile(filepath.Join(dir, reportFile), b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -192,7 +192,7 @@ func confusionPlot(cm confusionMatrix) *plot.Plot {
 	return p
 }
 
-func reliabilityPlot(bins [eceBins]bin, ece float64) *plot.Plot {
+func reliabilityPlot(bins []classifier.ReliabilityBin, ece float64) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Reliability diagram (ECE %.4f)", ece)
 	p.X.Label.Text = "mean confidence"
@@ -210,12 +210,11 @@ func reliabilityPlot(bins [eceBins]bin, ece float64) *plot.Plot {
 	var xys plotter.XYs
 	var texts []string
 	for _, b := range bins {
-		if b.n == 0 {
+		if b.N == 0 {
 			continue
 		}
-		n := float64(b.n)
-		xys = append(xys, plotter.XY{X: b.confidence / n, Y: b.positives / n})
-		texts = append(texts, fmt.Sprintf(" n=%d", b.n))
+		xys = append(xys, plotter.XY{X: b.Confidence, Y: b.Positives})
+		texts = append(texts, fmt.Sprintf(" n=%d", b.N))
 	}
 	if len(xys) > 0 {
 		line, points, err := plotter.NewLinePoints(xys)
