@@ -587,7 +587,7 @@ func TestDecodeKeepsUnknownMetadata(t *testing.T) {
 	payload := append(binary.AppendUvarint(nil, uint64(len(js))), js...)
 	payload = append(payload, tables...)
 	file := make([]byte, headerSize, headerSize+len(payload))
-	copy(file, magic[:])
+	copy(file, magic)
 	binary.LittleEndian.PutUint32(file[8:], FormatVersion)
 	binary.LittleEndian.PutUint64(file[12:], uint64(len(payload)))
 	sum := sha256.Sum256(payload)

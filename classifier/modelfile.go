@@ -40,7 +40,7 @@ const (
 	MaxModelBytes = 512 << 20
 )
 
-var magic = [8]byte{'A', 'R', 'T', 'C', 'L', 'S', 'M', 'D'}
+const magic = "ARTCLSMD"
 
 // ErrModelFile is wrapped by every error about a model file's content.
 var ErrModelFile = errors.New("invalid model file")
@@ -56,7 +56,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		return nil, err
 	}
 	out := make([]byte, headerSize, headerSize+len(payload))
-	copy(out, magic[:])
+	copy(out, magic)
 	binary.LittleEndian.PutUint32(out[8:], FormatVersion)
 	binary.LittleEndian.PutUint64(out[12:], uint64(len(payload)))
 	sum := sha256.Sum256(payload)
@@ -221,12 +221,12 @@ func LoadFile(path string) (*Model, error) {
 // wrapping ErrModelFile, never a panic.
 func Decode(data []byte) (*Model, error) {
 	if len(data) < headerSize {
-		if len(data) >= 8 && !bytes.Equal(data[:8], magic[:]) {
+		if len(data) >= 8 && string(data[:8]) != magic {
 			return nil, corrupt("not an artclass model (bad magic)")
 		}
 		return nil, corrupt("truncated: %d bytes, shorter than the %d-byte header", len(data), headerSize)
 	}
-	if !bytes.Equal(data[:8], magic[:]) {
+	if string(data[:8]) != magic {
 		return nil, corrupt("not an artclass model (bad magic)")
 	}
 	if v := binary.LittleEndian.Uint32(data[8:]); v != FormatVersion {

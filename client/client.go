@@ -66,7 +66,9 @@ type RetryPolicy struct {
 // DefaultRetryPolicy is the retry policy of a Client made without
 // WithRetryPolicy: five attempts over up to about four seconds, enough for
 // a server to restart.
-var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 5, InitialBackoff: 250 * time.Millisecond, MaxBackoff: 2 * time.Second, Multiplier: 2}
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 5, InitialBackoff: 250 * time.Millisecond, MaxBackoff: 2 * time.Second, Multiplier: 2}
+}
 
 // WithTLS makes the client use TLS with cfg. A nil cfg means the system's
 // root certificates and no client certificate.
@@ -166,7 +168,7 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithRetryPolicy replaces DefaultRetryPolicy. A policy with MaxAttempts of
+// WithRetryPolicy replaces DefaultRetryPolicy(). A policy with MaxAttempts of
 // 1 or less turns retries off.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(c *config) error {
@@ -219,7 +221,7 @@ func New(target string, opts ...Option) (*Client, error) {
 		}
 	}
 	if cfg.retry == nil {
-		p := DefaultRetryPolicy
+		p := DefaultRetryPolicy()
 		cfg.retry = &p
 	}
 	target = strings.TrimSpace(target)
