@@ -79,7 +79,6 @@ type catalogue struct {
 	gated        *env
 	gateEntered  chan struct{}
 	gateRelease  chan struct{}
-	admin        context.Context // outgoing metadata with the admin token
 	modelVersion string
 }
 
@@ -96,8 +95,8 @@ func saneResult(wantLabels ...string) func(t *testing.T, c *catalogue, r *artcla
 		var labels, assigned []string
 		for i, tp := range r.GetTopics() {
 			labels = append(labels, tp.GetLabel())
-			if c := tp.GetConfidence(); !(c >= 0 && c <= 1) {
-				t.Errorf("topic %s confidence %v, want it in [0, 1]", tp.GetLabel(), c)
+			if conf := tp.GetConfidence(); !(conf >= 0 && conf <= 1) {
+				t.Errorf("topic %s confidence %v, want it in [0, 1]", tp.GetLabel(), conf)
 			}
 			if i > 0 && tp.GetConfidence() > r.GetTopics()[i-1].GetConfidence() {
 				t.Errorf("topics not sorted by confidence: %v", r.GetTopics())
@@ -236,7 +235,7 @@ func streamReq(id, text string) []byte {
 // options.
 func trainCall(samples []*artclassv1.Sample) func(*testing.T, *catalogue) (*artclassv1.ClassifyResponse, error) {
 	return func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-		_, err := sendTrain(withAdmin(ctxT(t), c), c.client, fastOptions(true), samples, 7)
+		_, err := sendTrain(withAdmin(ctxT(t)), c.client, fastOptions(true), samples, 7)
 		return nil, err
 	}
 }
@@ -250,10 +249,8 @@ func trainAs(md ...string) func(*testing.T, *catalogue) (*artclassv1.ClassifyRes
 	}
 }
 
-func withAdmin(ctx context.Context, c *catalogue) context.Context {
-	md, _ := metadata.FromOutgoingContext(c.admin)
-	return metadata.NewOutgoingContext(ctx, md)
-}
+// withAdmin adds the admin token to ctx.
+func withAdmin(ctx context.Context) context.Context { return withToken(ctx, "Bearer "+token) }
 
 // samplesWith returns the good training samples with samples[i] replaced.
 func samplesWith(i int, s *artclassv1.Sample) []*artclassv1.Sample {
@@ -301,7 +298,7 @@ func trainMillion(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, err
 		}
 	}()
 
-	stream, err := c.client.Train(withAdmin(ctxT(t), c))
+	stream, err := c.client.Train(withAdmin(ctxT(t)))
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +331,7 @@ func trainMillion(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, err
 // concurrentTrain starts a Train on the gated server, and while it runs
 // sends a second one, whose outcome it returns.
 func concurrentTrain(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-	ctx := withAdmin(ctxT(t), c)
+	ctx := withAdmin(ctxT(t))
 	first := make(chan error, 1)
 	go func() {
 		_, err := sendTrain(ctx, c.gated.client, fastOptions(true), trainingSamples(), 100)
@@ -375,7 +372,6 @@ func TestBadInputCatalogue(t *testing.T) {
 		env:          start(t, server.Config{Model: def, ModelDir: t.TempDir(), AdminToken: token, Logger: discardLogger()}),
 		gateEntered:  make(chan struct{}),
 		gateRelease:  make(chan struct{}),
-		admin:        metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token),
 		modelVersion: def.Version(),
 	}
 	var once sync.Once
@@ -527,7 +523,7 @@ func TestBadInputCatalogue(t *testing.T) {
 			code: codes.InvalidArgument, msg: `sample 0: label 0: invalid sample: label "spo\xffrt" is not of the form [a-z0-9][a-z0-9-]*`,
 			field: "samples[0]", fieldDesc: `label 0: invalid sample: label "spo\xffrt" is not of the form [a-z0-9][a-z0-9-]*`},
 		{name: "Train with bad options", call: func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-			_, err := sendTrain(withAdmin(ctxT(t), c), c.client, &artclassv1.TrainOptions{MinDf: -3}, trainingSamples(), 100)
+			_, err := sendTrain(withAdmin(ctxT(t)), c.client, &artclassv1.TrainOptions{MinDf: -3}, trainingSamples(), 100)
 			return nil, err
 		}, code: codes.InvalidArgument, msg: "invalid request: options: min_df -3 is not in [1, 1000]",
 			field: "options", fieldDesc: "min_df -3 is not in [1, 1000]"},
