@@ -120,6 +120,9 @@ func (c *classifierService) ClassifyStream(stream artclassv1.ClassifierService_C
 			return err
 		}
 		resp := &artclassv1.ClassifyStreamResponse{Id: req.GetId(), Result: c.streamItem(ctx, req)}
+		if !validStreamID(req.GetId()) {
+			resp.Id = "" // the response's id must be valid UTF-8 to be sent
+		}
 		if err := stream.Send(resp); err != nil {
 			return err
 		}
@@ -130,6 +133,9 @@ func (c *classifierService) ClassifyStream(stream artclassv1.ClassifierService_C
 // it arrives.
 func (c *classifierService) streamItem(ctx context.Context, req *artclassv1.ClassifyStreamRequest) *artclassv1.ArticleResult {
 	var v violations
+	if !validStreamID(req.GetId()) {
+		v.add("id", "is not valid UTF-8 of at most %d bytes", maxStreamIDBytes)
+	}
 	c.s.checkArticle(&v, "", req.GetTitle(), req.GetText())
 	checkFilter(&v, "", req.GetTopK(), req.GetMinConfidence())
 	if len(v) > 0 {

@@ -81,3 +81,11 @@ func checkFilter(v *violations, prefix string, topK int32, minConfidence float64
 		v.add(prefix+"min_confidence", "is %v; it must be in [0, 1]", minConfidence)
 	}
 }
+
+// maxStreamIDBytes bounds the id a ClassifyStream client attaches to an
+// article; the server echoes it, so it must stay small and printable.
+const maxStreamIDBytes = 256
+
+func validStreamID(id string) bool {
+	return len(id) <= maxStreamIDBytes && utf8.ValidString(id)
+}

@@ -282,7 +282,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case <-hup:
 			path := modelFile(o)
 			if path == "" {
-				log.Warn("SIGHUP: no model file to reload; serving the embedded model")
+				// Say what is actually served: a trained model stays active
+				// even when its file has since been removed.
+				log.Warn("SIGHUP: no model file to reload; keeping the active model", "model_version", srv.Model().Version())
 				continue
 			}
 			log.Info("SIGHUP: reloading the model", "path", path)

@@ -702,7 +702,8 @@ func (x *FieldViolation) GetDescription() string {
 type ClassifyStreamRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// An identifier the client chooses; the server copies it into the
-	// response for this article and does not otherwise look at it.
+	// response for this article. It must be valid UTF-8 of at most 256 bytes:
+	// otherwise the response carries an INVALID_ARGUMENT error and an empty id.
 	Id string `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
 	// The article's headline, with the same rules as ClassifyRequest.title; a
 	// bad title gets an INVALID_ARGUMENT error in the response.
@@ -1241,7 +1242,8 @@ func (x *LabelMetrics) GetSupport() int32 {
 type TrainOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The topic model: "auto" (cross-validate every model and keep the best),
-	// "logreg" or "rocchio". Any other value gets INVALID_ARGUMENT.
+	// "logreg" or "rocchio". Any other value, invalid UTF-8 included, gets
+	// INVALID_ARGUMENT.
 	Algorithm string `protobuf:"bytes,1,opt,name=algorithm" json:"algorithm,omitempty"`
 	// Terms found in fewer training articles are dropped; it must be in
 	// [1, 1000] when set, or the call gets INVALID_ARGUMENT.
@@ -1565,9 +1567,9 @@ const file_artclass_v1_classifier_service_proto_rawDesc = "" +
 	"\x10field_violations\x18\x03 \x03(\v2\x1b.artclass.v1.FieldViolationR\x0ffieldViolations\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription\"\x9b\x01\n" +
-	"\x15ClassifyStreamRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\"\xa2\x01\n" +
+	"\x15ClassifyStreamRequest\x12\x15\n" +
+	"\x02id\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\x02id\x12\x1b\n" +
 	"\x05title\x18\x02 \x01(\tB\x05\xaa\x01\x02 \x03R\x05title\x12\x19\n" +
 	"\x04text\x18\x03 \x01(\tB\x05\xaa\x01\x02 \x03R\x04text\x12\x13\n" +
 	"\x05top_k\x18\x04 \x01(\x05R\x04topK\x12%\n" +
@@ -1608,9 +1610,9 @@ const file_artclass_v1_classifier_service_proto_rawDesc = "" +
 	"\tprecision\x18\x02 \x01(\x01R\tprecision\x12\x16\n" +
 	"\x06recall\x18\x03 \x01(\x01R\x06recall\x12\x0e\n" +
 	"\x02f1\x18\x04 \x01(\x01R\x02f1\x12\x18\n" +
-	"\asupport\x18\x05 \x01(\x05R\asupport\"\xb3\x01\n" +
-	"\fTrainOptions\x12\x1c\n" +
-	"\talgorithm\x18\x01 \x01(\tR\talgorithm\x12\x15\n" +
+	"\asupport\x18\x05 \x01(\x05R\asupport\"\xba\x01\n" +
+	"\fTrainOptions\x12#\n" +
+	"\talgorithm\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\talgorithm\x12\x15\n" +
 	"\x06min_df\x18\x02 \x01(\x05R\x05minDf\x12!\n" +
 	"\fmax_features\x18\x03 \x01(\x05R\vmaxFeatures\x12\x1f\n" +
 	"\abigrams\x18\x04 \x01(\bB\x05\xaa\x01\x02\b\x01R\abigrams\x12\x14\n" +
