@@ -79,7 +79,7 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash ui
 	joined := false // whether a kept token precedes in this sentence
 	i := 0
 	for i < len(text) {
-		if c := text[i]; c < utf8.RuneSelf && !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z') {
+		if c := text[i]; c < utf8.RuneSelf && asciiWordLower[c] == 0 {
 			// ASCII space and punctuation, the most common separators.
 			if isSentenceBreak(rune(c)) {
 				joined = false
@@ -105,19 +105,21 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash ui
 		for i < len(text) {
 			// Plain ASCII letters and digits take the fast path: this loop
 			// is where the scorer spends most of its time.
-			if c := text[i]; 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' {
-				if len(b) <= maxTokenBytes {
-					if c <= 'Z' && c >= 'A' {
-						c += 'a' - 'A'
+			if c := text[i]; c < utf8.RuneSelf {
+				if lc := asciiWordLower[c]; lc != 0 {
+					if len(b) <= maxTokenBytes {
+						b = append(b, lc)
+						h = (h ^ uint64(lc)) * fnvPrime
+					} else {
+						tooLong = true
 					}
-					b = append(b, c)
-					h = (h ^ uint64(c)) * fnvPrime
-				} else {
-					tooLong = true
+					runes++
+					i++
+					continue
 				}
-				runes++
-				i++
-				continue
+				if c != '-' {
+					break // ASCII space or punctuation ends the token
+				}
 			}
 			r, size = rune(text[i]), 1
 			if r >= utf8.RuneSelf {
@@ -161,6 +163,11 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash ui
 		joined = true
 	}
 }
+
+// asciiWordLower maps each ASCII letter and digit to its lower case and
+// every other ASCII byte to 0: one load instead of three range tests in the
+// scorer's innermost loop. It is a constant, so nothing can change it.
+const asciiWordLower = "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x000123456789\x00\x00\x00\x00\x00\x00\x00abcdefghijklmnopqrstuvwxyz\x00\x00\x00\x00\x00\x00abcdefghijklmnopqrstuvwxyz\x00\x00\x00\x00\x00"
 
 // FNV-1a, 64-bit.
 const (
