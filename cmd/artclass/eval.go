@@ -80,16 +80,13 @@ server (eval asks a server only when --addr is given).
 	return cmd
 }
 
-// evaluation holds a model's decisions on labelled samples: truth[i][l]
-// whether sample i carries label l, conf[i][l] the confidence and
-// assigned[i][l] the decision.
+// evaluation holds a model's verdicts on labelled samples: results[i] is
+// the verdict on samples[i].
 type evaluation struct {
-	labels   []string
-	version  string
-	samples  []classifier.Sample
-	results  []classifier.Result
-	truth    [][]bool
-	assigned [][]bool
+	labels  []string
+	version string
+	samples []classifier.Sample
+	results []classifier.Result
 }
 
 // evalBatch is how many samples go in one call; evalJobs calls run at once.
@@ -104,16 +101,10 @@ func evaluate(ctx context.Context, be backend, samples []classifier.Sample) (*ev
 	if err != nil {
 		return nil, err
 	}
-	index := make(map[string]int, len(labels))
-	for l, name := range labels {
-		index[name] = l
-	}
 	ev := &evaluation{
-		labels:   labels,
-		samples:  samples,
-		results:  make([]classifier.Result, len(samples)),
-		truth:    make([][]bool, len(samples)),
-		assigned: make([][]bool, len(samples)),
+		labels:  labels,
+		samples: samples,
+		results: make([]classifier.Result, len(samples)),
 	}
 	results := make([]client.ItemResult, len(samples))
 	ctx, cancel := context.WithCancel(ctx)
@@ -168,18 +159,6 @@ feed:
 			ev.version = r.ModelVersion
 		}
 		ev.results[i] = classifier.Result{Topics: r.Topics}
-		ev.truth[i] = make([]bool, len(labels))
-		ev.assigned[i] = make([]bool, len(labels))
-		for _, name := range s.Labels {
-			if l, ok := index[name]; ok {
-				ev.truth[i][l] = true
-			}
-		}
-		for _, t := range r.Topics {
-			if l, ok := index[t.Label]; ok {
-				ev.assigned[i][l] = t.Assigned
-			}
-		}
 	}
 	return ev, nil
 }

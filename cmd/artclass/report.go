@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -104,27 +105,41 @@ func (ev *evaluation) confusion() confusionMatrix {
 	for r := range cm.counts {
 		cm.counts[r] = make([]int, L+1)
 	}
-	for i := range ev.truth {
+	index := make(map[string]int, L)
+	for l, name := range ev.labels {
+		index[name] = l
+	}
+	truth, assigned := make([]bool, L), make([]bool, L)
+	for i, s := range ev.samples {
+		clear(truth)
+		clear(assigned)
+		for _, name := range s.Labels {
+			if l, ok := index[name]; ok {
+				truth[l] = true
+			}
+		}
+		for _, t := range ev.results[i].Topics {
+			if l, ok := index[t.Label]; ok {
+				assigned[l] = t.Assigned
+			}
+		}
 		var rows []int
 		for l := range L {
-			if ev.truth[i][l] {
+			if truth[l] {
 				rows = append(rows, l)
 			}
 		}
 		if len(rows) == 0 {
 			rows = []int{L}
 		}
-		anyAssigned := false
-		for l := range L {
-			anyAssigned = anyAssigned || ev.assigned[i][l]
-		}
+		anyAssigned := slices.Contains(assigned, true)
 		for _, r := range rows {
 			cm.rows[r]++
 			if !anyAssigned {
 				cm.counts[r][L]++
 			}
 			for c := range L {
-				if ev.assigned[i][c] && (c == r || !ev.truth[i][c]) {
+				if assigned[c] && (c == r || !truth[c]) {
 					cm.counts[r][c]++
 				}
 			}

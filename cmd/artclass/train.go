@@ -201,18 +201,11 @@ func trainRemote(ctx context.Context, conn *connFlags, paths []string, opts clie
 func readAll(paths []string) ([]classifier.Sample, error) {
 	var all []classifier.Sample
 	for _, p := range paths {
-		f, err := os.Open(p)
+		samples, err := classifier.ReadSamplesFile(p)
 		if err != nil {
 			return nil, err
 		}
-		err = classifier.ReadSamples(f, p, func(s classifier.Sample) error {
-			all = append(all, s)
-			return nil
-		})
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
+		all = append(all, samples...)
 	}
 	return all, nil
 }
