@@ -156,24 +156,15 @@ func (t l2Normaliser) FitTransform(m mat.Matrix) (mat.Matrix, error) { return t.
 
 // toCSR returns a CSR copy of m that the caller may modify.
 func toCSR(m mat.Matrix) *sparse.CSR {
-	if c, ok := m.(*sparse.CSR); ok {
-		var out sparse.CSR
-		out.Clone(c)
-		return &out
-	}
+	// CSR's own ToCSR returns the receiver, not a copy.
 	if tc, ok := m.(sparse.TypeConverter); ok {
-		return tc.ToCSR()
-	}
-	r, c := m.Dims()
-	dok := sparse.NewDOK(r, c)
-	for i := range r {
-		for j := range c {
-			if v := m.At(i, j); v != 0 {
-				dok.Set(i, j, v)
-			}
+		if _, isCSR := m.(*sparse.CSR); !isCSR {
+			return tc.ToCSR()
 		}
 	}
-	return dok.ToCSR()
+	var out sparse.CSR
+	out.Clone(m)
+	return &out
 }
 
 // featurePipeline is the fitted nlp pipeline that turns text into unit-length
