@@ -93,3 +93,43 @@ func BenchmarkDecodeDefault(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkClassifySeed scores the second seed article (4.5 KB), the
+// payload of bench/grpc.sh, so the scorer's share of a gRPC call can be
+// read off directly.
+func BenchmarkClassifySeed(b *testing.B) {
+	seeds, err := ReadSamplesFile(filepath.Join(sharedData, "seed", "articles.jsonl"))
+	if err != nil || len(seeds) < 2 {
+		b.Skipf("../shared/data/seed/articles.jsonl is absent or short: %v", err)
+	}
+	m := mustDefault(b)
+	s := seeds[1]
+	b.SetBytes(int64(len(s.Title) + len(s.Text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Classify(s.Title, s.Text)
+	}
+}
+
+// BenchmarkClassifySeedColdCache is BenchmarkClassifySeed with the CPU
+// caches flushed before each call (outside the timer), closer to a server
+// where the network stack and the load generator share the cores: there
+// the scorer's table lookups miss the cache.
+func BenchmarkClassifySeedColdCache(b *testing.B) {
+	seeds, err := ReadSamplesFile(filepath.Join(sharedData, "seed", "articles.jsonl"))
+	if err != nil || len(seeds) < 2 {
+		b.Skipf("../shared/data/seed/articles.jsonl is absent or short: %v", err)
+	}
+	m := mustDefault(b)
+	s := seeds[1]
+	junk := make([]byte, 8<<20) // larger than the last-level cache a core sees
+	b.SetBytes(int64(len(s.Title) + len(s.Text)))
+	for b.Loop() {
+		b.StopTimer()
+		for i := 0; i < len(junk); i += 64 {
+			junk[i]++
+		}
+		b.StartTimer()
+		m.Classify(s.Title, s.Text)
+	}
+}

@@ -278,11 +278,11 @@ func (m *Model) termIDs(sc *scratch, text string, ids []int32) []int32 {
 		}
 		sc.counts[id]++
 	}
-	m.tok.scan(text, &sc.buf, func(tok []byte, hash uint64, joined bool) {
+	m.tok.scan(text, &sc.buf, func(tok []byte, key tokenKey, joined bool) {
 		if !joined {
 			prev = -1
 		}
-		id, ok := m.words.lookup(tok, hash)
+		id, ok := m.words.lookup(tok, key)
 		switch {
 		case !ok:
 			prev = -1

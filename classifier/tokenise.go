@@ -40,7 +40,7 @@ func NewTokeniser(bigrams bool) *Tokeniser {
 func (t *Tokeniser) ForEachIn(text string, f func(token string)) {
 	var buf, prev []byte
 	havePrev := false
-	t.scan(text, &buf, func(tok []byte, _ uint64, joined bool) {
+	t.scan(text, &buf, func(tok []byte, _ tokenKey, joined bool) {
 		if !joined {
 			havePrev = false
 		}
@@ -73,9 +73,9 @@ func (t *Tokeniser) Tokenise(text string) []string {
 // directly follows the previous token within the same sentence. Stop words
 // are emitted too: callers skip them, each with the lookup it already does.
 // It allocates only to grow *buf, which never passes maxTokenBytes+4.
-// hash is the token's FNV-1a hash, computed as its bytes are stored, so the
-// scorer's lookup need not read the token again.
-func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash uint64, joined bool)) {
+// key is the token's lookup key, computed in registers as its bytes are
+// stored, so the scorer's lookup need not read the token again.
+func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, key tokenKey, joined bool)) {
 	joined := false // whether a kept token precedes in this sentence
 	i := 0
 	for i < len(text) {
@@ -100,7 +100,7 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash ui
 		}
 		// A token: word runes, with single hyphens allowed between them.
 		b := (*buf)[:0]
-		h := uint64(fnvOffset)
+		h, w := uint64(fnvOffset), uint64(0)
 		runes, tooLong := 0, false
 		for i < len(text) {
 			// Plain ASCII letters and digits take the fast path: this loop
@@ -110,6 +110,7 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash ui
 					if len(b) <= maxTokenBytes {
 						b = append(b, lc)
 						h = (h ^ uint64(lc)) * fnvPrime
+						w = w<<8 | uint64(lc)
 					} else {
 						tooLong = true
 					}
@@ -131,6 +132,7 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash ui
 					b = appendLower(b, r)
 					for _, c := range b[n:] {
 						h = (h ^ uint64(c)) * fnvPrime
+						w = w<<8 | uint64(c)
 					}
 				} else {
 					tooLong = true // keep consuming, stop storing
@@ -145,6 +147,7 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash ui
 					if len(b) <= maxTokenBytes {
 						b = append(b, '-')
 						h = (h ^ '-') * fnvPrime
+						w = w<<8 | '-'
 					}
 					i += size
 					continue
@@ -159,7 +162,7 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash ui
 			joined = false
 			continue
 		}
-		emit(b, h, joined)
+		emit(b, tokenKey{hash: h, tail: w}, joined)
 		joined = true
 	}
 }
@@ -169,20 +172,27 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, hash ui
 // scorer's innermost loop. It is a constant, so nothing can change it.
 const asciiWordLower = "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x000123456789\x00\x00\x00\x00\x00\x00\x00abcdefghijklmnopqrstuvwxyz\x00\x00\x00\x00\x00\x00abcdefghijklmnopqrstuvwxyz\x00\x00\x00\x00\x00"
 
+// tokenKey is what the lexicon needs of a token besides its bytes.
+type tokenKey struct {
+	hash uint64 // FNV-1a of the token
+	tail uint64 // its last 8 bytes, big-endian: a token of up to 8 bytes whole
+}
+
+// keyOf returns the tokenKey scan computes for tok.
+func keyOf(tok string) tokenKey {
+	k := tokenKey{hash: fnvOffset}
+	for i := 0; i < len(tok); i++ {
+		k.hash = (k.hash ^ uint64(tok[i])) * fnvPrime
+		k.tail = k.tail<<8 | uint64(tok[i])
+	}
+	return k
+}
+
 // FNV-1a, 64-bit.
 const (
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
 )
-
-// fnv1a returns the FNV-1a hash scan gives a token.
-func fnv1a(b string) uint64 {
-	h := uint64(fnvOffset)
-	for i := 0; i < len(b); i++ {
-		h = (h ^ uint64(b[i])) * fnvPrime
-	}
-	return h
-}
 
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {

@@ -51,23 +51,23 @@ func TestTokeniserHugeWord(t *testing.T) {
 		t.Errorf("Tokenise(1 MB word + troops) = %d tokens %.40q, want [troops]", len(got), got)
 	}
 	var buf []byte
-	tok.scan(text, &buf, func([]byte, uint64, bool) {})
+	tok.scan(text, &buf, func([]byte, tokenKey, bool) {})
 	if cap(buf) > 4*maxTokenBytes {
 		t.Errorf("scratch grew to %d bytes for one huge word; want at most %d", cap(buf), 4*maxTokenBytes)
 	}
 }
 
-// TestScanHash checks that the hash scan computes while it reads a token is
-// the FNV-1a hash of the token it emits, which the lexicon relies on.
-func TestScanHash(t *testing.T) {
+// TestScanKey checks that the key scan computes while it reads a token is
+// the key the lexicon was built with for the token it emits.
+func TestScanKey(t *testing.T) {
 	t.Parallel()
 	text := "F-35 jets, COP27 Zürich İstanbul Ελλάδα 東京 re-elected MPs' vote 2024"
 	var buf []byte
 	n := 0
-	NewTokeniser(true).scan(text, &buf, func(tok []byte, hash uint64, _ bool) {
+	NewTokeniser(true).scan(text, &buf, func(tok []byte, key tokenKey, _ bool) {
 		n++
-		if want := fnv1a(string(tok)); hash != want {
-			t.Errorf("token %q: scan hash %x, FNV-1a %x", tok, hash, want)
+		if want := keyOf(string(tok)); key != want {
+			t.Errorf("token %q: scan key %x, keyOf %x", tok, key, want)
 		}
 	})
 	if n < 10 {
