@@ -7,6 +7,7 @@ import (
 	"time"
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 )
@@ -53,10 +54,10 @@ func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 // metadata, so neither article text nor the admin token reaches the log.
 func (s *Server) logCall(ctx context.Context, method string, start time.Time, ci *callInfo, err error) {
 	code := status.Code(err)
-	level := slog.LevelInfo
-	if err != nil {
-		level = slog.LevelWarn
-	}
+	// go-grpc-middleware's mapping: a caller's mistake or cancellation is
+	// Info, a refusal or overload Warn, and only the server's own failure
+	// (Internal, Unknown, DataLoss, Unimplemented) Error.
+	level := slog.Level(logging.DefaultServerCodeToLevel(code))
 	if !s.log.Enabled(ctx, level) {
 		return
 	}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -667,6 +668,9 @@ func TestInternalErrors(t *testing.T) {
 			t.Errorf("the log does not hold %q", want)
 		}
 	}
+	if got := rpcLogLevels(t, logs)["Internal"]; got != "ERROR" {
+		t.Errorf("request log level for Internal is %q, want ERROR", got)
+	}
 }
 
 func TestReload(t *testing.T) {
@@ -748,6 +752,30 @@ func TestMetricsAndLogs(t *testing.T) {
 	if strings.Contains(logs, "polling stations") {
 		t.Errorf("the request log holds the article text")
 	}
+	// A caller's mistake is no reason to wake anyone: both lines are INFO.
+	levels := rpcLogLevels(t, logs)
+	for _, code := range []string{"OK", "InvalidArgument"} {
+		if levels[code] != "INFO" {
+			t.Errorf("request log level for %s is %q, want INFO", code, levels[code])
+		}
+	}
+}
+
+// rpcLogLevels maps each code in the request log lines of logs to the
+// level it was logged at.
+func rpcLogLevels(t *testing.T, logs string) map[string]string {
+	t.Helper()
+	levels := map[string]string{}
+	for line := range strings.Lines(logs) {
+		var l struct{ Msg, Level, Code string }
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if l.Msg == "rpc" {
+			levels[l.Code] = l.Level
+		}
+	}
+	return levels
 }
 
 // TestSwapUnderLoad classifies continuously, by every classifying RPC,
