@@ -474,13 +474,27 @@ func TestRoundRobin(t *testing.T) {
 	b := serve(t, "127.0.0.1:0", server.Config{})
 	c := newClient(t, a.addr+","+b.addr)
 	ctx := ctxT(t)
-	for i := range 40 {
+	// round_robin picks among the connections that are ready, and the
+	// second connects in the background: on a busy machine the first calls
+	// can all go to one server. Within a few seconds both must be in use.
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; a.calls.Load() == 0 || b.calls.Load() == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d calls in 5 s, calls per server: %d and %d; want both used", i, a.calls.Load(), b.calls.Load())
+		}
 		if _, err := c.Classify(ctx, client.Article{Text: electionText}, client.Filter{}); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if a.calls.Load() == 0 || b.calls.Load() == 0 {
-		t.Errorf("calls per server: %d and %d; want both used", a.calls.Load(), b.calls.Load())
+	// Once both are ready, calls alternate between them.
+	before := a.calls.Load()
+	for i := range 20 {
+		if _, err := c.Classify(ctx, client.Article{Text: electionText}, client.Filter{}); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if got := a.calls.Load() - before; got < 5 || got > 15 {
+		t.Errorf("server a took %d of 20 calls once both were ready; want about half", got)
 	}
 	a.stop()
 	for i := range 20 {
