@@ -67,6 +67,11 @@ type TrainOptions struct {
 	// off.
 	Bigrams *bool
 	Folds   int
+	// L2, when not nil, is the logistic regression's regularisation
+	// strength; Seed, when not nil, seeds the cross-validation folds. The
+	// server's defaults apply otherwise.
+	L2   *float64
+	Seed *uint64
 	// Force makes the new model active even if its cross-validated
 	// macro-F1 is more than 0.02 below the active model's.
 	Force bool
@@ -110,6 +115,8 @@ func (c *Client) Train(ctx context.Context, samples Samples, opts TrainOptions) 
 		Bigrams:     opts.Bigrams,
 		Folds:       int32(opts.Folds),
 		Force:       opts.Force,
+		L2:          opts.L2,
+		Seed:        opts.Seed,
 	}}
 	var (
 		n, size  int
@@ -171,6 +178,8 @@ func metadata(m *artclassv1.Model) classifier.Metadata {
 			MaxFeatures: int(m.GetOptions().GetMaxFeatures()),
 			Bigrams:     m.GetOptions().GetBigrams(),
 			Folds:       int(m.GetOptions().GetFolds()),
+			L2:          m.GetOptions().GetL2(),
+			Seed:        m.GetOptions().GetSeed(),
 		},
 	}
 	if m.GetCreateTime() != nil {

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/artclass/artclass/classifier"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
@@ -404,7 +405,9 @@ func TestTrain(t *testing.T) {
 	dir := t.TempDir()
 	e := start(t, server.Config{Model: mustDefaultModel(t), ModelDir: dir, AdminToken: token})
 	ctx := withToken(ctxT(t), "Bearer "+token)
-	resp, err := sendTrain(ctx, e.client, fastOptions(true), trainingSamples(), 7)
+	opts := fastOptions(true)
+	opts.L2, opts.Seed = proto.Float64(1e-3), proto.Uint64(7)
+	resp, err := sendTrain(ctx, e.client, opts, trainingSamples(), 7)
 	if err != nil {
 		t.Fatalf("Train: %v", err)
 	}
@@ -415,7 +418,8 @@ func TestTrain(t *testing.T) {
 	if resp.GetPreviousVersion() != mustDefaultModel(t).Version() {
 		t.Errorf("previous_version = %q, want the default model's", resp.GetPreviousVersion())
 	}
-	if m.GetCrossValidation().GetSamples() == 0 || m.GetOptions().GetFolds() != 2 || m.GetOptions().GetAlgorithm() != "rocchio" {
+	if m.GetCrossValidation().GetSamples() == 0 || m.GetOptions().GetFolds() != 2 || m.GetOptions().GetAlgorithm() != "rocchio" ||
+		m.GetOptions().GetL2() != 1e-3 || m.GetOptions().GetSeed() != 7 {
 		t.Errorf("trained model options %v report %v", m.GetOptions(), m.GetCrossValidation())
 	}
 	// The model was written to the model directory and is the one served.
@@ -475,6 +479,10 @@ func TestTrainInvalid(t *testing.T) {
 			want: codes.InvalidArgument, field: "samples", wantInMsg: "no sample"},
 		{name: "bad algorithm", opts: &artclassv1.TrainOptions{Algorithm: "magic"}, samples: good,
 			want: codes.InvalidArgument, field: "options", wantInMsg: "magic"},
+		{name: "zero l2", opts: &artclassv1.TrainOptions{L2: proto.Float64(0)}, samples: good,
+			want: codes.InvalidArgument, field: "options", wantInMsg: "l2 0 is not in (0, 100]"},
+		{name: "NaN l2", opts: &artclassv1.TrainOptions{L2: proto.Float64(math.NaN())}, samples: good,
+			want: codes.InvalidArgument, field: "options", wantInMsg: "l2 NaN"},
 		{name: "options in a later message", samples: good, lateOpts: true,
 			want: codes.InvalidArgument, field: "options", wantInMsg: "first"},
 		{name: "too many samples", cfg: server.Config{MaxTrainSamples: 5}, samples: good,

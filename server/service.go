@@ -301,6 +301,12 @@ func trainOptions(o *artclassv1.TrainOptions) (classifier.TrainOptions, error) {
 	if o.GetFolds() != 0 {
 		t.Folds = int(o.GetFolds())
 	}
+	if o != nil && o.L2 != nil {
+		t.L2 = o.GetL2()
+	}
+	if o != nil && o.Seed != nil {
+		t.Seed = o.GetSeed()
+	}
 	if err := t.Validate(); err != nil {
 		var v violations
 		v.add("options", "%v", err)
@@ -416,6 +422,8 @@ func toModel(md classifier.Metadata) *artclassv1.Model {
 			MaxFeatures: int32(md.Options.MaxFeatures),
 			Bigrams:     proto.Bool(md.Options.Bigrams),
 			Folds:       int32(md.Options.Folds),
+			L2:          proto.Float64(md.Options.L2),
+			Seed:        proto.Uint64(md.Options.Seed),
 		},
 		CrossValidation: &artclassv1.EvaluationReport{
 			Samples:                  int32(md.CV.N),

@@ -124,7 +124,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{"classify bad include", []string{"classify", "--local", "--include", "[", "."}, true, "--include"},
 		{"cert without key", []string{"health", "--cert", "c.pem"}, true, "--cert and --key go together"},
 		{"remote train without token", []string{"train", "--data", "x.jsonl"}, true, "needs its admin token"},
-		{"remote train with --l2", []string{"train", "--data", "x.jsonl", "--l2", "1"}, true, "--l2 is for training in-process"},
+		{"remote train with --created", []string{"train", "--data", "x.jsonl", "--created", "2026-01-01T00:00:00Z"}, true, "--created is for training in-process"},
 		{"local train with --force", []string{"train", "--data", "x.jsonl", "--out", "m", "--force"}, true, "--out trains in-process"},
 		{"model bad output", []string{"model", "--local", "-o", "csv"}, true, "-o must be table or json"},
 		{"health with arguments", []string{"health", "x"}, true, "unknown command"},

@@ -73,11 +73,13 @@ type modelJSON struct {
 }
 
 type optionsJSON struct {
-	Algorithm   string `json:"algorithm"`
-	MinDF       int    `json:"min_df"`
-	MaxFeatures int    `json:"max_features"`
-	Bigrams     bool   `json:"bigrams"`
-	Folds       int    `json:"folds"`
+	Algorithm   string  `json:"algorithm"`
+	MinDF       int     `json:"min_df"`
+	MaxFeatures int     `json:"max_features"`
+	Bigrams     bool    `json:"bigrams"`
+	Folds       int     `json:"folds"`
+	L2          float64 `json:"l2"`
+	Seed        uint64  `json:"seed"`
 }
 
 func modelJSONOf(md classifier.Metadata) modelJSON {
@@ -87,8 +89,11 @@ func modelJSONOf(md classifier.Metadata) modelJSON {
 	return modelJSON{
 		Version: md.Version, Created: md.Created.UTC(), Labels: md.Labels, Samples: md.Samples, Negatives: md.Negatives,
 		LabelCounts: md.LabelCounts, Terms: md.Terms, Algorithm: md.Algorithm,
-		Options: optionsJSON{md.Options.Algorithm, md.Options.MinDF, md.Options.MaxFeatures, md.Options.Bigrams, md.Options.Folds},
-		CV:      md.CV,
+		Options: optionsJSON{
+			md.Options.Algorithm, md.Options.MinDF, md.Options.MaxFeatures, md.Options.Bigrams, md.Options.Folds,
+			md.Options.L2, md.Options.Seed,
+		},
+		CV: md.CV,
 	}
 }
 
@@ -105,7 +110,8 @@ func writeModel(w io.Writer, md classifier.Metadata) error {
 	fmt.Fprintf(tw, "terms\t%d\n", md.Terms)
 	fmt.Fprintf(tw, "algorithm\t%s\n", md.Algorithm)
 	o := md.Options
-	fmt.Fprintf(tw, "options\talgorithm=%s min-df=%d max-features=%d bigrams=%t folds=%d\n", o.Algorithm, o.MinDF, o.MaxFeatures, o.Bigrams, o.Folds)
+	fmt.Fprintf(tw, "options\talgorithm=%s min-df=%d max-features=%d bigrams=%t folds=%d l2=%g seed=%d\n",
+		o.Algorithm, o.MinDF, o.MaxFeatures, o.Bigrams, o.Folds, o.L2, o.Seed)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

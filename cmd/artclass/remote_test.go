@@ -371,7 +371,7 @@ func TestTrainOnServer(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "model quality regression") || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("training a worse model: %v, want a quality regression that mentions --force", err)
 	}
-	out, stderr, err := runCLI(t, "", append(args, "--force")...)
+	out, stderr, err := runCLI(t, "", append(args, "--force", "--l2", "0.001", "--seed", "7")...)
 	if err != nil {
 		t.Fatalf("train --force: %v\n%s", err, stderr)
 	}
@@ -381,8 +381,8 @@ func TestTrainOnServer(t *testing.T) {
 		}
 	}
 	out, _, err = runCLI(t, "", "model", "--addr", ts.addr, "-o", "json")
-	if err != nil || !strings.Contains(out, `"war"`) {
-		t.Errorf("model after training: %v\n%s", err, out)
+	if err != nil || !strings.Contains(out, `"war"`) || !strings.Contains(out, `"l2": 0.001`) || !strings.Contains(out, `"seed": 7`) {
+		t.Errorf("model after training with --l2 0.001 --seed 7: %v\n%s", err, out)
 	}
 
 	wrong := filepath.Join(t.TempDir(), "wrong")

@@ -51,10 +51,8 @@ plaintext only to a server on this machine; use --tls or --ca-file otherwise.`,
 				return usagef("train: --data is required")
 			}
 			if out == "" {
-				for _, name := range []string{"l2", "seed", "created"} {
-					if fs.Changed(name) {
-						return usagef("train: --%s is for training in-process (--out); the server does not take it", name)
-					}
+				if fs.Changed("created") {
+					return usagef("train: --created is for training in-process (--out); the server stamps its own time")
 				}
 				topts := client.TrainOptions{Force: force}
 				if fs.Changed("algorithm") {
@@ -71,6 +69,12 @@ plaintext only to a server on this machine; use --tls or --ca-file otherwise.`,
 				}
 				if fs.Changed("folds") {
 					topts.Folds = opts.Folds
+				}
+				if fs.Changed("l2") {
+					topts.L2 = &opts.L2
+				}
+				if fs.Changed("seed") {
+					topts.Seed = &opts.Seed
 				}
 				return trainRemote(cmd.Context(), &conn, data, topts, quiet, stdout, stderr)
 			}
@@ -114,9 +118,9 @@ plaintext only to a server on this machine; use --tls or --ca-file otherwise.`,
 	f.IntVar(&opts.MinDF, "min-df", opts.MinDF, "drop terms found in fewer articles")
 	f.IntVar(&opts.MaxFeatures, "max-features", opts.MaxFeatures, "keep at most this many terms (0: all)")
 	f.BoolVar(&opts.Bigrams, "bigrams", opts.Bigrams, "add pairs of adjacent words as terms")
-	f.Float64Var(&opts.L2, "l2", opts.L2, "logistic regression's L2 regularisation strength (in-process only)")
+	f.Float64Var(&opts.L2, "l2", opts.L2, "logistic regression's L2 regularisation strength")
 	f.IntVar(&opts.Folds, "folds", opts.Folds, "cross-validation folds")
-	f.Uint64Var(&opts.Seed, "seed", opts.Seed, "seed of the fold assignment (in-process only)")
+	f.Uint64Var(&opts.Seed, "seed", opts.Seed, "seed of the fold assignment")
 	f.StringVar(&created, "created", "", "creation time to stamp (RFC 3339; default now), for reproducible files (in-process only)")
 	f.BoolVar(&force, "force", false, "make the server's new model active even if it is worse than the active one")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")

@@ -1258,7 +1258,14 @@ type TrainOptions struct {
 	Folds int32 `protobuf:"varint,5,opt,name=folds" json:"folds,omitempty"`
 	// Keep the new model even if its cross-validated macro-F1 is more than
 	// 0.02 below the active model's. Only meaningful in the first message.
-	Force         bool `protobuf:"varint,6,opt,name=force" json:"force,omitempty"`
+	Force bool `protobuf:"varint,6,opt,name=force" json:"force,omitempty"`
+	// The logistic regression's L2 regularisation strength on the mean log
+	// loss: larger is smoother. When set it must be in (0, 100], or the call
+	// gets INVALID_ARGUMENT; unset, 3e-5.
+	L2 *float64 `protobuf:"fixed64,7,opt,name=l2" json:"l2,omitempty"`
+	// The seed of the cross-validation fold assignment; unset, 1. The same
+	// samples with the same options and seed give the same model.
+	Seed          *uint64 `protobuf:"varint,8,opt,name=seed" json:"seed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1333,6 +1340,20 @@ func (x *TrainOptions) GetForce() bool {
 		return x.Force
 	}
 	return false
+}
+
+func (x *TrainOptions) GetL2() float64 {
+	if x != nil && x.L2 != nil {
+		return *x.L2
+	}
+	return 0
+}
+
+func (x *TrainOptions) GetSeed() uint64 {
+	if x != nil && x.Seed != nil {
+		return *x.Seed
+	}
+	return 0
 }
 
 // Sample is one labelled training article.
@@ -1610,14 +1631,16 @@ const file_artclass_v1_classifier_service_proto_rawDesc = "" +
 	"\tprecision\x18\x02 \x01(\x01R\tprecision\x12\x16\n" +
 	"\x06recall\x18\x03 \x01(\x01R\x06recall\x12\x0e\n" +
 	"\x02f1\x18\x04 \x01(\x01R\x02f1\x12\x18\n" +
-	"\asupport\x18\x05 \x01(\x05R\asupport\"\xba\x01\n" +
+	"\asupport\x18\x05 \x01(\x05R\asupport\"\xec\x01\n" +
 	"\fTrainOptions\x12#\n" +
 	"\talgorithm\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\talgorithm\x12\x15\n" +
 	"\x06min_df\x18\x02 \x01(\x05R\x05minDf\x12!\n" +
 	"\fmax_features\x18\x03 \x01(\x05R\vmaxFeatures\x12\x1f\n" +
 	"\abigrams\x18\x04 \x01(\bB\x05\xaa\x01\x02\b\x01R\abigrams\x12\x14\n" +
 	"\x05folds\x18\x05 \x01(\x05R\x05folds\x12\x14\n" +
-	"\x05force\x18\x06 \x01(\bR\x05force\"_\n" +
+	"\x05force\x18\x06 \x01(\bR\x05force\x12\x15\n" +
+	"\x02l2\x18\a \x01(\x01B\x05\xaa\x01\x02\b\x01R\x02l2\x12\x19\n" +
+	"\x04seed\x18\b \x01(\x04B\x05\xaa\x01\x02\b\x01R\x04seed\"_\n" +
 	"\x06Sample\x12\x1b\n" +
 	"\x05title\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\x05title\x12\x19\n" +
 	"\x04text\x18\x02 \x01(\tB\x05\xaa\x01\x02 \x03R\x04text\x12\x1d\n" +
