@@ -98,12 +98,7 @@ func BenchmarkDecodeDefault(b *testing.B) {
 // payload of bench/grpc.sh, so the scorer's share of a gRPC call can be
 // read off directly.
 func BenchmarkClassifySeed(b *testing.B) {
-	seeds, err := ReadSamplesFile(filepath.Join(sharedData, "seed", "articles.jsonl"))
-	if err != nil || len(seeds) < 2 {
-		b.Skipf("../shared/data/seed/articles.jsonl is absent or short: %v", err)
-	}
-	m := mustDefault(b)
-	s := seeds[1]
+	m, s := mustDefault(b), secondSeed(b)
 	b.SetBytes(int64(len(s.Title) + len(s.Text)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -116,12 +111,7 @@ func BenchmarkClassifySeed(b *testing.B) {
 // where the network stack and the load generator share the cores: there
 // the scorer's table lookups miss the cache.
 func BenchmarkClassifySeedColdCache(b *testing.B) {
-	seeds, err := ReadSamplesFile(filepath.Join(sharedData, "seed", "articles.jsonl"))
-	if err != nil || len(seeds) < 2 {
-		b.Skipf("../shared/data/seed/articles.jsonl is absent or short: %v", err)
-	}
-	m := mustDefault(b)
-	s := seeds[1]
+	m, s := mustDefault(b), secondSeed(b)
 	junk := make([]byte, 8<<20) // larger than the last-level cache a core sees
 	b.SetBytes(int64(len(s.Title) + len(s.Text)))
 	for b.Loop() {
@@ -132,4 +122,13 @@ func BenchmarkClassifySeedColdCache(b *testing.B) {
 		b.StartTimer()
 		m.Classify(s.Title, s.Text)
 	}
+}
+
+// secondSeed is the second article of ../shared/data/seed/articles.jsonl.
+func secondSeed(b *testing.B) Sample {
+	seeds, err := ReadSamplesFile(filepath.Join(sharedData, "seed", "articles.jsonl"))
+	if err != nil || len(seeds) < 2 {
+		b.Skipf("../shared/data/seed/articles.jsonl is absent or short: %v", err)
+	}
+	return seeds[1]
 }
