@@ -145,3 +145,41 @@ func FuzzReadSamples(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLexicon checks the default model's lexicon against a Go map of the
+// same words, for every token the tokeniser finds in arbitrary text: the
+// lexicon's packed short keys, tails and tags must find exactly the words
+// it holds.
+func FuzzLexicon(f *testing.F) {
+	for _, seed := range []string{
+		"missile missiles elections parliamentary re-elected F-35 COP27",
+		"Ελλάδα 東京 İstanbul Zürich naïve café",
+		"abcdefgh abcdefghi abcdefghijklmnop abcdefghijklmnopq " + strings.Repeat("x", maxTokenBytes),
+		"the of and a-b-c-d --- x-y",
+	} {
+		f.Add(seed)
+	}
+	m, err := Default()
+	if err != nil {
+		f.Fatal(err)
+	}
+	want := map[string]int32{}
+	for w := range m.tok.StopWords {
+		want[w] = stopWord
+	}
+	for id, term := range m.terms {
+		if !strings.Contains(term, " ") {
+			want[term] = int32(id)
+		}
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		var buf []byte
+		m.tok.scan(text, &buf, func(tok []byte, key tokenKey, _ bool) {
+			id, ok := m.words.lookup(tok, key)
+			wantID, wantOK := want[string(tok)]
+			if ok != wantOK || id != wantID {
+				t.Fatalf("lookup(%q) = %d, %t; want %d, %t", tok, id, ok, wantID, wantOK)
+			}
+		})
+	})
+}
