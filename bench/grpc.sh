@@ -16,7 +16,11 @@
 # Each line also gives the server's CPU time per request, which the noise
 # moves less than throughput.
 #
-# Usage: bash bench/grpc.sh [DURATION] [ROUNDS]     (default 10s 3)
+# With PIN=1 the servers run on CPU 1 and ghz on CPU 0 (taskset), so the
+# load generator no longer takes the server's core: closer to production,
+# where the clients are other machines.
+#
+# Usage: [PIN=1] bash bench/grpc.sh [DURATION] [ROUNDS]     (default 10s 3)
 # Output: bench/out/grpc-*.json (ghz reports) and a summary on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +30,11 @@ rounds=${2:-3}
 seed=${ARTCLASS_SEED:-../shared/data/seed/articles.jsonl}
 out=bench/out
 mkdir -p "$out" bin
+server_cpu=() ghz_cpu=()
+if [ "${PIN:-}" = 1 ]; then
+	server_cpu=(taskset -c 1) ghz_cpu=(taskset -c 0)
+	echo "pinned: servers on CPU 1, ghz on CPU 0"
+fi
 
 go build -o bin/artclassd ./cmd/artclassd
 go build -o bin/echo ./bench/echo
@@ -43,7 +52,7 @@ trap cleanup EXIT
 
 # Start artclassd and time how long health takes to report SERVING.
 start_ns=$(date +%s%N)
-bin/artclassd --listen 127.0.0.1:50061 --log-level warn > "$out/artclassd.log" 2>&1 &
+"${server_cpu[@]}" bin/artclassd --listen 127.0.0.1:50061 --log-level warn > "$out/artclassd.log" 2>&1 &
 pids+=($!)
 daemon=$!
 until bin/grpcurl -plaintext -max-time 1 -d '{"service":""}' 127.0.0.1:50061 grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
@@ -52,10 +61,10 @@ done
 ready_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 
 bin/grpcurl -plaintext -d @ 127.0.0.1:50061 artclass.v1.ClassifierService/Classify < "$out/payload.json" > "$out/reply.json"
-bin/echo --listen 127.0.0.1:50062 > /dev/null &
+"${server_cpu[@]}" bin/echo --listen 127.0.0.1:50062 > /dev/null &
 pids+=($!)
 echo_pid=$!
-bin/echo --listen 127.0.0.1:50063 --reply "$out/reply.json" > /dev/null &
+"${server_cpu[@]}" bin/echo --listen 127.0.0.1:50063 --reply "$out/reply.json" > /dev/null &
 pids+=($!)
 same_pid=$!
 sleep 0.3
@@ -65,7 +74,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 bench() {
 	local before after
 	before=$(cpu_ticks "$3")
-	bin/ghz --insecure --call artclass.v1.ClassifierService/Classify -D "$out/payload.json" \
+	"${ghz_cpu[@]}" bin/ghz --insecure --call artclass.v1.ClassifierService/Classify -D "$out/payload.json" \
 		-c 16 -z "$duration" --duration-stop=wait -O json "$2" > "$out/grpc-$1-$4.json"
 	after=$(cpu_ticks "$3")
 	echo $((after - before)) > "$out/grpc-$1-$4.ticks"
