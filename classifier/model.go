@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -117,21 +118,10 @@ type termCount struct {
 func (m *Model) Metadata() Metadata {
 	md := m.meta
 	md.Labels = slices.Clone(md.Labels)
-	md.LabelCounts = cloneMap(md.LabelCounts)
-	md.Candidates = cloneMap(md.Candidates)
+	md.LabelCounts = maps.Clone(md.LabelCounts)
+	md.Candidates = maps.Clone(md.Candidates)
 	md.CV.PerLabel = slices.Clone(md.CV.PerLabel)
 	return md
-}
-
-func cloneMap[K comparable, V any](m map[K]V) map[K]V {
-	if m == nil {
-		return nil
-	}
-	out := make(map[K]V, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // Version returns the model's content-hash version.
