@@ -60,26 +60,16 @@ every case: those the API carries.`,
 // modelJSON is the JSON shape of artclass model: what the API carries of a
 // model's metadata, so that a server's model and a file print alike.
 type modelJSON struct {
-	Version     string            `json:"version"`
-	Created     time.Time         `json:"created"`
-	Labels      []string          `json:"labels"`
-	Samples     int               `json:"samples"`
-	Negatives   int               `json:"negatives"`
-	LabelCounts map[string]int    `json:"label_counts"`
-	Terms       int               `json:"terms"`
-	Algorithm   string            `json:"algorithm"`
-	Options     optionsJSON       `json:"options"`
-	CV          classifier.Report `json:"cross_validation"`
-}
-
-type optionsJSON struct {
-	Algorithm   string  `json:"algorithm"`
-	MinDF       int     `json:"min_df"`
-	MaxFeatures int     `json:"max_features"`
-	Bigrams     bool    `json:"bigrams"`
-	Folds       int     `json:"folds"`
-	L2          float64 `json:"l2"`
-	Seed        uint64  `json:"seed"`
+	Version     string                  `json:"version"`
+	Created     time.Time               `json:"created"`
+	Labels      []string                `json:"labels"`
+	Samples     int                     `json:"samples"`
+	Negatives   int                     `json:"negatives"`
+	LabelCounts map[string]int          `json:"label_counts"`
+	Terms       int                     `json:"terms"`
+	Algorithm   string                  `json:"algorithm"`
+	Options     classifier.TrainOptions `json:"options"`
+	CV          classifier.Report       `json:"cross_validation"`
 }
 
 func modelJSONOf(md classifier.Metadata) modelJSON {
@@ -89,11 +79,8 @@ func modelJSONOf(md classifier.Metadata) modelJSON {
 	return modelJSON{
 		Version: md.Version, Created: md.Created.UTC(), Labels: md.Labels, Samples: md.Samples, Negatives: md.Negatives,
 		LabelCounts: md.LabelCounts, Terms: md.Terms, Algorithm: md.Algorithm,
-		Options: optionsJSON{
-			md.Options.Algorithm, md.Options.MinDF, md.Options.MaxFeatures, md.Options.Bigrams, md.Options.Folds,
-			md.Options.L2, md.Options.Seed,
-		},
-		CV: md.CV,
+		Options: md.Options,
+		CV:      md.CV,
 	}
 }
 
