@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
@@ -15,10 +14,12 @@ import (
 // callInfo is what a handler tells the request log about its call. It is
 // hand-rolled rather than go-grpc-middleware's logging interceptor because
 // that one takes its fields when the call starts, and the model version and
-// text size are known only inside the handler.
+// text size are known only inside the handler. Plain fields suffice: the
+// handler's goroutine writes them and, once the handler has returned, the
+// same goroutine logs them.
 type callInfo struct {
-	modelVersion atomic.Pointer[string]
-	textBytes    atomic.Int64
+	modelVersion string
+	textBytes    int64
 }
 
 type callInfoKey struct{}
@@ -27,8 +28,8 @@ type callInfoKey struct{}
 // request log line. It does nothing outside an intercepted call.
 func noteCall(ctx context.Context, version string, textBytes int) {
 	if ci, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
-		ci.modelVersion.Store(&version)
-		ci.textBytes.Add(int64(textBytes))
+		ci.modelVersion = version
+		ci.textBytes += int64(textBytes)
 	}
 }
 
@@ -61,15 +62,11 @@ func (s *Server) logCall(ctx context.Context, method string, start time.Time, ci
 	if !s.log.Enabled(ctx, level) {
 		return
 	}
-	version := ""
-	if v := ci.modelVersion.Load(); v != nil {
-		version = *v
-	}
 	s.log.LogAttrs(ctx, level, "rpc",
 		slog.String("method", method),
 		slog.String("code", code.String()),
 		slog.Duration("duration", time.Since(start)),
-		slog.String("model_version", version),
-		slog.Int64("text_bytes", ci.textBytes.Load()),
+		slog.String("model_version", ci.modelVersion),
+		slog.Int64("text_bytes", ci.textBytes),
 	)
 }
