@@ -23,7 +23,7 @@ func FuzzValidateRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, title, text string, topK int32, minConfidence float64) {
 		var v violations
 		s.checkArticle(&v, "", title, text)
-		checkFilter(&v, "", topK, minConfidence)
+		checkFilter(&v, topK, minConfidence)
 		want := map[string]bool{
 			"title":          len(title) > limit || !utf8.ValidString(title),
 			"text":           len(text) > limit || !utf8.ValidString(text) || strings.TrimSpace(text) == "",

@@ -43,7 +43,7 @@ func (s *Server) model() (*activeModel, error) {
 func (c *classifierService) Classify(ctx context.Context, req *artclassv1.ClassifyRequest) (*artclassv1.ClassifyResponse, error) {
 	var v violations
 	c.s.checkArticle(&v, "", req.GetTitle(), req.GetText())
-	checkFilter(&v, "", req.GetTopK(), req.GetMinConfidence())
+	checkFilter(&v, req.GetTopK(), req.GetMinConfidence())
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (c *classifierService) ClassifyBatch(ctx context.Context, req *artclassv1.C
 	case n > c.s.cfg.MaxBatch:
 		v.add("articles", "holds %d articles; the limit is %d", n, c.s.cfg.MaxBatch)
 	}
-	checkFilter(&v, "", req.GetTopK(), req.GetMinConfidence())
+	checkFilter(&v, req.GetTopK(), req.GetMinConfidence())
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -119,8 +119,9 @@ func (c *classifierService) ClassifyStream(stream artclassv1.ClassifierService_C
 		if err != nil {
 			return err
 		}
-		resp := &artclassv1.ClassifyStreamResponse{Id: req.GetId(), Result: c.streamItem(ctx, req)}
-		if !validStreamID(req.GetId()) {
+		validID := validStreamID(req.GetId())
+		resp := &artclassv1.ClassifyStreamResponse{Id: req.GetId(), Result: c.streamItem(ctx, req, validID)}
+		if !validID {
 			resp.Id = "" // the response's id must be valid UTF-8 to be sent
 		}
 		if err := stream.Send(resp); err != nil {
@@ -131,20 +132,21 @@ func (c *classifierService) ClassifyStream(stream artclassv1.ClassifierService_C
 
 // streamItem classifies one article of a stream on the model active when
 // it arrives.
-func (c *classifierService) streamItem(ctx context.Context, req *artclassv1.ClassifyStreamRequest) *artclassv1.ArticleResult {
+func (c *classifierService) streamItem(ctx context.Context, req *artclassv1.ClassifyStreamRequest, validID bool) *artclassv1.ArticleResult {
 	var v violations
-	if !validStreamID(req.GetId()) {
+	if !validID {
 		v.add("id", "is not valid UTF-8 of at most %d bytes", maxStreamIDBytes)
 	}
 	c.s.checkArticle(&v, "", req.GetTitle(), req.GetText())
-	checkFilter(&v, "", req.GetTopK(), req.GetMinConfidence())
+	checkFilter(&v, req.GetTopK(), req.GetMinConfidence())
 	if len(v) > 0 {
 		return &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Error{Error: v.itemError()}}
 	}
 	a, err := c.s.model()
 	if err != nil {
+		st := status.Convert(err)
 		return &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Error{Error: &artclassv1.ItemError{
-			Code: int32(codes.Unavailable), Message: status.Convert(err).Message(),
+			Code: int32(st.Code()), Message: st.Message(),
 		}}}
 	}
 	noteCall(ctx, a.version, len(req.GetTitle())+len(req.GetText()))
@@ -242,7 +244,8 @@ func (c *classifierService) train(ctx context.Context, stream artclassv1.Classif
 	start := time.Now()
 	m, err := s.cfg.Train(ctx, samples, topts)
 	if err != nil {
-		return nil, trainResult(err), s.trainError(ctx, err)
+		result, err := s.trainFailure(ctx, err)
+		return nil, result, err
 	}
 	md := m.Metadata()
 	prev := s.active.Load()
@@ -319,44 +322,25 @@ func trainOptions(o *artclassv1.TrainOptions) (classifier.TrainOptions, error) {
 func sampleError(i int, err error) error {
 	var v violations
 	v.add(fmt.Sprintf("samples[%d]", i), "%v", err)
-	st := status.New(codes.InvalidArgument, fmt.Sprintf("sample %d: %v", i, err))
-	if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: v}); derr == nil {
-		st = d
-	}
-	return st.Err()
+	return v.status(fmt.Sprintf("sample %d: %v", i, err))
 }
 
-// trainError maps an error of classifier.Train to a status: the data's
-// fault is InvalidArgument, the caller's cancellation its own code, and
-// anything else internal.
-func (s *Server) trainError(ctx context.Context, err error) error {
+// trainFailure maps an error of classifier.Train to its result for the
+// metrics and its status: the data's fault is InvalidArgument, the
+// caller's cancellation its own code, and anything else internal.
+func (s *Server) trainFailure(ctx context.Context, err error) (result string, _ error) {
 	var se *classifier.SampleError
 	switch {
 	case errors.As(err, &se):
-		return sampleError(se.Index, se.Err)
+		return "invalid", sampleError(se.Index, se.Err)
 	case errors.Is(err, classifier.ErrInvalidSample), errors.Is(err, classifier.ErrTooLittleData):
 		var v violations
 		v.add("samples", "%v", err)
-		return v.err()
+		return "invalid", v.err()
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return status.FromContextError(err).Err()
+		return "canceled", status.FromContextError(err).Err()
 	default:
-		return s.internal(ctx, "train", err)
-	}
-}
-
-func trainResult(err error) string {
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return "canceled"
-	case errors.Is(err, classifier.ErrInvalidSample), errors.Is(err, classifier.ErrTooLittleData):
-		return "invalid"
-	default:
-		var se *classifier.SampleError
-		if errors.As(err, &se) {
-			return "invalid"
-		}
-		return "failed"
+		return "failed", s.internal(ctx, "train", err)
 	}
 }
 
@@ -388,10 +372,8 @@ func qualityError(newF1 float64, prev *activeModel) error {
 // and then the first topK of them (all when topK is 0).
 func toClassifyResponse(r classifier.Result, version string, topK int, minConfidence float64) *artclassv1.ClassifyResponse {
 	resp := &artclassv1.ClassifyResponse{ModelVersion: version, Topics: make([]*artclassv1.Topic, 0, len(r.Topics))}
+	resp.Labels = r.Labels()
 	for _, t := range r.Topics {
-		if t.Assigned {
-			resp.Labels = append(resp.Labels, t.Label)
-		}
 		if t.Confidence < minConfidence || (topK > 0 && len(resp.Topics) == topK) {
 			continue
 		}

@@ -26,7 +26,13 @@ func (v violations) err() error {
 	if len(v) == 0 {
 		return nil
 	}
-	st := status.New(codes.InvalidArgument, v.message())
+	return v.status(v.message())
+}
+
+// status returns InvalidArgument with message msg and v as a
+// google.rpc.BadRequest.
+func (v violations) status(msg string) error {
+	st := status.New(codes.InvalidArgument, msg)
 	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: v}); err == nil {
 		st = d
 	}
@@ -72,13 +78,13 @@ func (s *Server) checkArticle(v *violations, prefix, title, text string) {
 }
 
 // checkFilter checks the top_k and min_confidence of a request.
-func checkFilter(v *violations, prefix string, topK int32, minConfidence float64) {
+func checkFilter(v *violations, topK int32, minConfidence float64) {
 	if topK < 0 {
-		v.add(prefix+"top_k", "is %d; it must be 0 (every topic) or more", topK)
+		v.add("top_k", "is %d; it must be 0 (every topic) or more", topK)
 	}
 	// Written so that NaN fails too.
 	if !(minConfidence >= 0 && minConfidence <= 1) {
-		v.add(prefix+"min_confidence", "is %v; it must be in [0, 1]", minConfidence)
+		v.add("min_confidence", "is %v; it must be in [0, 1]", minConfidence)
 	}
 }
 
