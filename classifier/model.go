@@ -85,19 +85,17 @@ type Model struct {
 
 	// The compiled scorer: vocabulary lookups, then one term-major table in
 	// which each term's IDF is already folded into its label weights.
-	words   *lexicon    // unigram → term id, or stopWord
-	pairs   *pairTable  // word id pair → bigram term id
-	logTF   [64]float64 // 1 + ln(n) for the counts most terms have
-	starts  []bool      // term id → whether some bigram starts with it
-	terms   []string    // term id → term
-	idf     []float64   // term id → IDF
-	table   []float64   // table[t*L+l] = idf[t] · coef[l][t]
-	coef    []float64   // term-major raw coefficients, as stored
-	bias    []float64   // per label
-	calA    []float64   // per label: p = σ(calA·score + calB)
-	calB    []float64
-	thresh  []float64 // per label, on the probability scale
-	scratch sync.Pool // *scratch
+	words   *lexicon     // unigram → term id, or stopWord
+	pairs   *pairTable   // word id pair → bigram term id
+	logTF   [64]float64  // 1 + ln(n) for the counts most terms have
+	starts  []bool       // term id → whether some bigram starts with it
+	terms   []string     // term id → term
+	idf     []float64    // term id → IDF
+	table   []float64    // table[t*L+l] = idf[t] · coef[l][t]
+	coef    []float64    // term-major raw coefficients, as stored
+	bias    []float64    // per label
+	cal     []calibrated // per label
+	scratch sync.Pool    // *scratch
 }
 
 type scratch struct {
@@ -201,8 +199,8 @@ func (m *Model) Classify(title, text string) Result {
 		if norm > 0 {
 			s += acc[l] / norm
 		}
-		p := sigmoid(m.calA[l]*s + m.calB[l])
-		topics[l] = Topic{Label: m.meta.Labels[l], Confidence: p, Assigned: p >= m.thresh[l]}
+		p, ok := m.cal[l].decide(s)
+		topics[l] = Topic{Label: m.meta.Labels[l], Confidence: p, Assigned: ok}
 		if topics[l].Assigned {
 			assigned++
 		}
@@ -281,7 +279,7 @@ func (m *Model) termIDs(sc *scratch, text string, ids []int32) []int32 {
 			return
 		}
 		see(id)
-		if prev >= 0 && m.tok.Bigrams && m.starts[prev] {
+		if prev >= 0 && m.starts[prev] { // starts is all false without bigrams
 			if bid, ok := m.pairs.lookup(pairKey(prev, id)); ok {
 				see(bid)
 			}

@@ -99,9 +99,9 @@ func (m *Model) tables() []byte {
 	}
 	for l := range L {
 		put(m.bias[l])
-		put(m.calA[l])
-		put(m.calB[l])
-		put(m.thresh[l])
+		put(m.cal[l].a)
+		put(m.cal[l].b)
+		put(m.cal[l].threshold)
 	}
 	return b.Bytes()
 }
@@ -374,11 +374,11 @@ func decodePayload(p []byte) (*Model, error) {
 	if slices.ContainsFunc(m.idf, func(x float64) bool { return x < 0 }) {
 		return nil, corrupt("negative idf weight")
 	}
-	m.bias, m.calA, m.calB, m.thresh = make([]float64, L), make([]float64, L), make([]float64, L), make([]float64, L)
+	m.bias, m.cal = make([]float64, L), make([]calibrated, L)
 	for l := range L {
-		m.bias[l], m.calA[l], m.calB[l], m.thresh[l] = per[4*l], per[4*l+1], per[4*l+2], per[4*l+3]
-		if !(m.thresh[l] >= 0 && m.thresh[l] <= 1) {
-			return nil, corrupt("threshold of label %q is %v, outside [0, 1]", meta.Labels[l], m.thresh[l])
+		m.bias[l], m.cal[l] = per[4*l], calibrated{a: per[4*l+1], b: per[4*l+2], threshold: per[4*l+3]}
+		if !(m.cal[l].threshold >= 0 && m.cal[l].threshold <= 1) {
+			return nil, corrupt("threshold of label %q is %v, outside [0, 1]", meta.Labels[l], m.cal[l].threshold)
 		}
 	}
 	m.compile()

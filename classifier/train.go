@@ -144,6 +144,13 @@ type calibrated struct {
 	threshold float64
 }
 
+// decide returns the calibrated probability of a raw score and whether it
+// reaches the threshold.
+func (c calibrated) decide(score float64) (p float64, assigned bool) {
+	p = sigmoid(c.a*score + c.b)
+	return p, p >= c.threshold
+}
+
 // Train fits a model to samples: features, cross-validation of each
 // algorithm, calibration and thresholds on the out-of-fold scores, and the
 // final fit on every sample. It is deterministic: the same samples and
@@ -201,21 +208,18 @@ func train(ctx context.Context, samples []Sample, opts TrainOptions) (*Model, *f
 	terms := fp.vocab.terms()
 	L := len(d.labels)
 	m := &Model{
-		tok:    NewTokeniser(opts.Bigrams),
-		terms:  terms,
-		idf:    idf,
-		coef:   make([]float64, len(terms)*L),
-		bias:   make([]float64, L),
-		calA:   make([]float64, L),
-		calB:   make([]float64, L),
-		thresh: make([]float64, L),
+		tok:   NewTokeniser(opts.Bigrams),
+		terms: terms,
+		idf:   idf,
+		coef:  make([]float64, len(terms)*L),
+		bias:  make([]float64, L),
+		cal:   bestCal,
 	}
 	for l, lm := range models {
 		for t, w := range lm.w {
 			m.coef[t*L+l] = w
 		}
 		m.bias[l] = lm.b
-		m.calA[l], m.calB[l], m.thresh[l] = bestCal[l].a, bestCal[l].b, bestCal[l].threshold
 	}
 	created := opts.Created
 	if created.IsZero() {
@@ -268,8 +272,7 @@ func reportOf(d *dataset, scores [][]float64, cal []calibrated) Report {
 		conf[i] = make([]float64, len(row))
 		assigned[i] = make([]bool, len(row))
 		for l, s := range row {
-			conf[i][l] = sigmoid(cal[l].a*s + cal[l].b)
-			assigned[i][l] = conf[i][l] >= cal[l].threshold
+			conf[i][l], assigned[i][l] = cal[l].decide(s)
 		}
 	}
 	return newReport(d.labels, d.truth, assigned, conf)
