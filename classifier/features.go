@@ -204,7 +204,13 @@ func (fp *featurePipeline) transform(docs []string) (*sparse.CSR, error) {
 // matrix comes from a map, and summing a row's products in map order would
 // make training results differ in their last bits from run to run.
 func docRows(m mat.Matrix) *sparse.CSR {
-	raw := toCSR(m).RawMatrix()
+	// It only reads m: the pipeline's last step already returns a CSR,
+	// which needs no copy.
+	csr, ok := m.(*sparse.CSR)
+	if !ok {
+		csr = toCSR(m)
+	}
+	raw := csr.RawMatrix()
 	terms, docs := raw.I, raw.J
 	indptr := make([]int, docs+1)
 	for _, j := range raw.Ind {

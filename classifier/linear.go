@@ -41,8 +41,7 @@ func fitLogReg(X *sparse.CSR, y []bool, lambda float64) linear {
 			eval(x)
 			var loss float64
 			for i, zi := range z {
-				// log(1+e^z) - y·z, computed without overflow.
-				loss += math.Max(zi, 0) + math.Log1p(math.Exp(-math.Abs(zi))) - yv(i)*zi
+				loss += logLoss(zi, yv(i))
 			}
 			w := x[:d]
 			return loss/float64(n) + lambda/2*floats.Dot(w, w)
@@ -132,9 +131,8 @@ func calibrate(scores []float64, y []bool) calibrated {
 		Func: func(x []float64) float64 {
 			var loss float64
 			for i, s := range scores {
-				z := x[0]*s + x[1]
-				// Cross-entropy against a soft target, overflow-safe.
-				loss += math.Max(z, 0) + math.Log1p(math.Exp(-math.Abs(z))) - target[i]*z
+				// Cross-entropy against a soft target.
+				loss += logLoss(x[0]*s+x[1], target[i])
 			}
 			return loss
 		},
@@ -209,4 +207,10 @@ func bestThreshold(probs []float64, y []bool) float64 {
 		}
 	}
 	return best
+}
+
+// logLoss is the cross-entropy of the logit z against target t in [0, 1],
+// log(1+e^z) − t·z, computed without overflow.
+func logLoss(z, t float64) float64 {
+	return math.Max(z, 0) + math.Log1p(math.Exp(-math.Abs(z))) - t*z
 }

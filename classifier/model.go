@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // Term is one vocabulary term and how much it raised a label's score.
@@ -165,9 +167,7 @@ func (m *Model) compile() {
 	}
 	m.table = make([]float64, len(m.coef))
 	for t := range m.terms {
-		for l := range L {
-			m.table[t*L+l] = m.idf[t] * m.coef[t*L+l]
-		}
+		floats.ScaleTo(m.table[t*L:(t+1)*L], m.idf[t], m.coef[t*L:(t+1)*L])
 	}
 	n := len(m.terms)
 	m.scratch.New = func() any { return &scratch{acc: make([]float64, L), counts: make([]int32, n)} }

@@ -51,7 +51,7 @@ func corrupt(format string, args ...any) error {
 
 // MarshalBinary encodes the model as a model file.
 func (m *Model) MarshalBinary() ([]byte, error) {
-	payload, err := m.payload(m.meta)
+	payload, err := m.payload()
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +64,8 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	return append(out, payload...), nil
 }
 
-func (m *Model) payload(meta Metadata) ([]byte, error) {
-	js, err := json.Marshal(meta)
+func (m *Model) payload() ([]byte, error) {
+	js, err := json.Marshal(m.meta)
 	if err != nil {
 		return nil, fmt.Errorf("encode metadata: %w", err)
 	}
@@ -79,31 +79,23 @@ func (m *Model) payload(meta Metadata) ([]byte, error) {
 // tables encodes everything after the metadata.
 func (m *Model) tables() []byte {
 	L := len(m.bias)
-	var b bytes.Buffer
-	b.Grow(len(m.terms)*(12+8*(1+L)) + 32*L)
-	b.Write(binary.AppendUvarint(nil, uint64(len(m.terms))))
+	out := make([]byte, 0, len(m.terms)*(12+8*(1+L))+32*L)
+	out = binary.AppendUvarint(out, uint64(len(m.terms)))
 	for _, t := range m.terms {
-		b.Write(binary.AppendUvarint(nil, uint64(len(t))))
-		b.WriteString(t)
+		out = binary.AppendUvarint(out, uint64(len(t)))
+		out = append(out, t...)
 	}
-	f := make([]byte, 8)
-	put := func(x float64) {
-		binary.LittleEndian.PutUint64(f, math.Float64bits(x))
-		b.Write(f)
+	put := func(xs ...float64) {
+		for _, x := range xs {
+			out = binary.LittleEndian.AppendUint64(out, math.Float64bits(x))
+		}
 	}
-	for _, x := range m.idf {
-		put(x)
-	}
-	for _, x := range m.coef {
-		put(x)
-	}
+	put(m.idf...)
+	put(m.coef...)
 	for l := range L {
-		put(m.bias[l])
-		put(m.cal[l].a)
-		put(m.cal[l].b)
-		put(m.cal[l].threshold)
+		put(m.bias[l], m.cal[l].a, m.cal[l].b, m.cal[l].threshold)
 	}
-	return b.Bytes()
+	return out
 }
 
 // contentVersion hashes everything that decides how the model scores — the

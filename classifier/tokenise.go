@@ -130,7 +130,7 @@ func (t *Tokeniser) scan(text string, buf *[]byte, emit func(tok []byte, key tok
 			if isWordRune(r) {
 				if len(b) <= maxTokenBytes {
 					n := len(b)
-					b = appendLower(b, r)
+					b = utf8.AppendRune(b, unicode.ToLower(r))
 					for _, c := range b[n:] {
 						h = (h ^ uint64(c)) * fnvPrime
 						w = w<<8 | uint64(c)
@@ -213,16 +213,6 @@ func isSentenceBreak(r rune) bool {
 		return true
 	}
 	return false
-}
-
-func appendLower(b []byte, r rune) []byte {
-	if r < utf8.RuneSelf {
-		if 'A' <= r && r <= 'Z' {
-			r += 'a' - 'A'
-		}
-		return append(b, byte(r))
-	}
-	return utf8.AppendRune(b, unicode.ToLower(r))
 }
 
 // englishStopWords returns scikit-learn's English stop-word list less seven
