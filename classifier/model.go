@@ -121,6 +121,7 @@ func (m *Model) Metadata() Metadata {
 	md.LabelCounts = maps.Clone(md.LabelCounts)
 	md.Candidates = maps.Clone(md.Candidates)
 	md.CV.PerLabel = slices.Clone(md.CV.PerLabel)
+	md.CV.Reliability = slices.Clone(md.CV.Reliability)
 	return md
 }
 
