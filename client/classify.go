@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/artclass/artclass/classifier"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
@@ -88,8 +89,7 @@ func (c *Client) ClassifyBatch(ctx context.Context, articles []Article, f Filter
 		return nil, fromStatus(err)
 	}
 	if len(resp.GetResults()) != len(articles) {
-		return nil, &Error{Code: codes.Internal, kinds: []error{ErrInternal},
-			Message: fmt.Sprintf("the server answered a batch of %d articles with %d results", len(articles), len(resp.GetResults()))}
+		return nil, statusError(status.Newf(codes.Internal, "the server answered a batch of %d articles with %d results", len(articles), len(resp.GetResults())))
 	}
 	out := make([]ItemResult, len(articles))
 	for i, r := range resp.GetResults() {

@@ -252,24 +252,21 @@ func New(target string, opts ...Option) (*Client, error) {
 	}
 
 	dialTarget := target
-	var hosts []string
-	if addrs := splitList(target); len(addrs) > 1 {
+	hosts := splitList(target)
+	if len(hosts) > 1 {
 		// A fixed list: a manual resolver hands gRPC every address, and the
 		// round_robin policy of the service config spreads calls over them.
 		r := manual.NewBuilderWithScheme("artclass-list")
 		var state resolver.State
-		for _, a := range addrs {
+		for _, a := range hosts {
 			if _, _, err := net.SplitHostPort(a); err != nil {
 				return nil, fmt.Errorf("client: address %q in %q: %w", a, target, err)
 			}
 			state.Endpoints = append(state.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: a}}})
-			hosts = append(hosts, a)
 		}
 		r.InitialState(state)
 		dopts = append(dopts, grpc.WithResolvers(r))
 		dialTarget = r.Scheme() + ":///list"
-	} else {
-		hosts = []string{target}
 	}
 
 	if cfg.token != "" {

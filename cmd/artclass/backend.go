@@ -56,7 +56,7 @@ func (m *modelFlags) open(fs *pflag.FlagSet) (backend, error) {
 	if m.local || m.modelPath != "" || (!addr && !m.serverFirst) {
 		return localModel(m.modelPath)
 	}
-	c, err := m.conn.dial(false)
+	c, err := m.conn.dial()
 	if err != nil {
 		return nil, err
 	}

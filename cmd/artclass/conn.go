@@ -53,9 +53,9 @@ func (c *connFlags) check() error {
 	return nil
 }
 
-// dial returns a client for the server; withToken sends the admin token of
-// --token-file.
-func (c *connFlags) dial(withToken bool) (*client.Client, error) {
+// dial returns a client for the server. It sends the admin token of
+// --token-file, a flag only train registers.
+func (c *connFlags) dial() (*client.Client, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (c *connFlags) dial(withToken bool) (*client.Client, error) {
 	if c.serverName != "" {
 		opts = append(opts, client.WithServerName(c.serverName))
 	}
-	if withToken && c.tokenFile != "" {
+	if c.tokenFile != "" {
 		b, err := os.ReadFile(c.tokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("token: %w", err)
@@ -87,11 +87,7 @@ func (c *connFlags) dial(withToken bool) (*client.Client, error) {
 			opts = append(opts, client.WithInsecureToken())
 		}
 	}
-	cl, err := client.New(c.addr, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return cl, nil
+	return client.New(c.addr, opts...)
 }
 
 // serverError adds what the user can do to an error from the server.

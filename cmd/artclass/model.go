@@ -118,7 +118,7 @@ shuts down). The exit status is 0 only for SERVING.`,
   artclass health --addr artclass.internal:50051 --tls --timeout 2s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := conn.dial(false)
+			c, err := conn.dial()
 			if err != nil {
 				return err
 			}

@@ -133,7 +133,7 @@ func trainRemote(ctx context.Context, conn *connFlags, paths []string, opts clie
 	if conn.tokenFile == "" {
 		return usagef("train: training on the server needs its admin token: --token-file FILE (or ARTCLASS_TOKEN_FILE), or --out MODEL to train in-process")
 	}
-	c, err := conn.dial(true)
+	c, err := conn.dial()
 	if err != nil {
 		return err
 	}
