@@ -205,14 +205,15 @@ func classifyEach(ctx context.Context, be backend, in *inputs, f client.Filter, 
 		cur := &batch{done: make(chan struct{})}
 		var n, size int
 		flush := func() error {
-			b := cur
+			b, readable := cur, n
 			cur, n, size = &batch{done: make(chan struct{})}, 0, 0
 			select {
 			case ordered <- b:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			if b.allFailed() {
+			if readable == 0 {
+				// Nothing to classify: every item failed to read.
 				close(b.done)
 				return nil
 			}
@@ -275,15 +276,6 @@ func classifyEach(ctx context.Context, be backend, in *inputs, f client.Filter, 
 		}
 	}
 	return <-readErr
-}
-
-func (b *batch) allFailed() bool {
-	for _, it := range b.items {
-		if it.err == nil {
-			return false
-		}
-	}
-	return true
 }
 
 // articles are the items of b that were read, as articles.

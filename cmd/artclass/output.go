@@ -205,15 +205,19 @@ func newProgress(stderr io.Writer, in *inputs, quiet bool) *progress {
 	if !in.files(func(_ string, n int64) { files++; size += n }) || (files < progressFiles && size < progressBytes) {
 		return &progress{}
 	}
-	return &progress{bar: progressbar.NewOptions64(size,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("classifying"),
+	return &progress{bar: newBar(stderr, size, "classifying", progressbar.OptionSetPredictTime(true))}
+}
+
+// newBar is the CLI's one style of progress bar: total bytes on w.
+func newBar(w io.Writer, total int64, description string, more ...progressbar.Option) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(total, append([]progressbar.Option{
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(description),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionThrottle(100 * time.Millisecond),
 		progressbar.OptionClearOnFinish(),
-		progressbar.OptionSetPredictTime(true),
-	)}
+	}, more...)...)
 }
 
 func (p *progress) add(n int64) {

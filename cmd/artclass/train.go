@@ -149,14 +149,7 @@ func trainRemote(ctx context.Context, conn *connFlags, paths []string, opts clie
 	}
 	var bar *progressbar.ProgressBar
 	if !quiet && isTerminal(stderr) {
-		bar = progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("sending samples"),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
+		bar = newBar(stderr, total, "sending samples")
 	}
 	samples := func(yield func(classifier.Sample) error) error {
 		for _, p := range paths {
