@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -194,8 +192,4 @@ func evalJSON(r classifier.Report) evalReport {
 		out.PerLabel[l.Label] = labelMetricsJSON{l.Precision, l.Recall, l.F1, l.Support}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
 }

@@ -96,9 +96,9 @@ func (in *inputs) included(name string) bool {
 	return false
 }
 
-// files calls fn with each input file and its size, for the progress bar;
+// files calls fn with the size of each input file, for the progress bar;
 // it reports whether every input is a file (standard input is not).
-func (in *inputs) files(fn func(path string, size int64)) bool {
+func (in *inputs) files(fn func(size int64)) bool {
 	sized := true
 	for _, arg := range in.args {
 		if arg == "-" {
@@ -109,12 +109,12 @@ func (in *inputs) files(fn func(path string, size int64)) bool {
 		switch {
 		case err != nil:
 		case !info.IsDir():
-			fn(arg, info.Size())
+			fn(info.Size())
 		default:
-			_ = filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+			_ = filepath.WalkDir(arg, func(_ string, d fs.DirEntry, err error) error {
 				if err == nil && !d.IsDir() && in.included(d.Name()) {
 					if info, err := d.Info(); err == nil {
-						fn(path, info.Size())
+						fn(info.Size())
 					}
 				}
 				return nil

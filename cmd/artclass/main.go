@@ -108,8 +108,8 @@ trains, evaluates and describes models.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	cmd, err := root.ExecuteContextC(ctx)
-	if err != nil && cmd != nil && isCobraUsage(err) {
+	err := root.ExecuteContext(ctx)
+	if err != nil && isCobraUsage(err) {
 		return usageError{err}
 	}
 	return err
@@ -122,13 +122,9 @@ func isCobraUsage(err error) bool {
 	if errors.As(err, &u) {
 		return true
 	}
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "required flag", "flag needs an argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+	// Flag errors arrive as usageError through SetFlagErrorFunc; an
+	// unknown subcommand and cobra.NoArgs both say "unknown command".
+	return strings.Contains(err.Error(), "unknown command")
 }
 
 // version describes the build: the module version (a tag when installed

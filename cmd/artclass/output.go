@@ -202,7 +202,7 @@ func newProgress(stderr io.Writer, in *inputs, quiet bool) *progress {
 	}
 	var files int
 	var size int64
-	if !in.files(func(_ string, n int64) { files++; size += n }) || (files < progressFiles && size < progressBytes) {
+	if !in.files(func(n int64) { files++; size += n }) || (files < progressFiles && size < progressBytes) {
 		return &progress{}
 	}
 	return &progress{bar: newBar(stderr, size, "classifying", progressbar.OptionSetPredictTime(true))}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -104,7 +106,7 @@ plaintext only to a server on this machine; use --tls or --ca-file otherwise.`,
 			md := m.Metadata()
 			fmt.Fprintf(stdout, "model %s (%s, %d terms, %d labels) written to %s in %s\n",
 				md.Version, md.Algorithm, md.Terms, len(md.Labels), out, time.Since(start).Round(time.Millisecond))
-			for _, alg := range sortedKeys(md.Candidates) {
+			for _, alg := range slices.Sorted(maps.Keys(md.Candidates)) {
 				fmt.Fprintf(stdout, "  cross-validated macro-F1 of %s: %.4f\n", alg, md.Candidates[alg])
 			}
 			fmt.Fprintf(stdout, "%d-fold cross-validation of %s:\n", md.Options.Folds, md.Algorithm)
