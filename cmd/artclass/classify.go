@@ -141,7 +141,7 @@ func classify(ctx context.Context, be backend, in *inputs, o classifyOptions, st
 		bar.clear()
 		fmt.Fprintf(stderr, "artclass: %s: %v\n", source, err)
 	}
-	err := classifyEach(ctx, be, in, o.filter, o.jobs, o.batchSize, func(it item, r client.ItemResult) error {
+	err := classifyEach(ctx, be, in.each, o.filter, o.jobs, o.batchSize, func(it item, r client.ItemResult) error {
 		total++
 		bar.add(it.size)
 		switch {
@@ -181,12 +181,12 @@ type batch struct {
 // message limit.
 const maxBatchBytes = 1 << 20
 
-// classifyEach classifies the articles of in, jobs batches at a time, and
+// classifyEach classifies the items each yields, jobs batches at a time, and
 // calls fn with each item and its result in input order (an item that could
 // not be read has its err set and no result). Memory is bounded by about
 // 3·jobs batches however many inputs there are. It returns the first error
 // of a whole batch (an unreachable server), of reading the inputs, or of fn.
-func classifyEach(ctx context.Context, be backend, in *inputs, f client.Filter, jobs, batchSize int, fn func(item, client.ItemResult) error) error {
+func classifyEach(ctx context.Context, be backend, each func(context.Context, func(item) error) error, f client.Filter, jobs, batchSize int, fn func(item, client.ItemResult) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -224,7 +224,7 @@ func classifyEach(ctx context.Context, be backend, in *inputs, f client.Filter, 
 				return ctx.Err()
 			}
 		}
-		err := in.each(ctx, func(it item) error {
+		err := each(ctx, func(it item) error {
 			cur.items = append(cur.items, it)
 			if it.err == nil {
 				n++

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sync"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -87,7 +87,8 @@ type evaluation struct {
 	results []classifier.Result
 }
 
-// evalBatch is how many samples go in one call; evalJobs calls run at once.
+// evalBatch is how many samples go in one call (fewer when they pass
+// maxBatchBytes); evalJobs calls run at once.
 const (
 	evalBatch = 200
 	evalJobs  = 4
@@ -104,59 +105,28 @@ func evaluate(ctx context.Context, be backend, samples []classifier.Sample) (*ev
 		samples: samples,
 		results: make([]classifier.Result, len(samples)),
 	}
-	results := make([]client.ItemResult, len(samples))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	starts := make(chan int)
-	for range evalJobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for start := range starts {
-				end := min(start+evalBatch, len(samples))
-				articles := make([]client.Article, 0, end-start)
-				for _, s := range samples[start:end] {
-					articles = append(articles, client.Article{Title: s.Title, Text: s.Text})
-				}
-				res, err := be.classify(ctx, articles, client.Filter{})
-				if err != nil {
-					once.Do(func() { first = err; cancel() })
-					continue
-				}
-				copy(results[start:end], res)
+	each := func(_ context.Context, yield func(item) error) error {
+		for i, s := range samples {
+			if err := yield(item{source: strconv.Itoa(i), title: s.Title, text: s.Text}); err != nil {
+				return err
 			}
-		}()
-	}
-feed:
-	for start := 0; start < len(samples); start += evalBatch {
-		select {
-		case starts <- start:
-		case <-ctx.Done():
-			break feed
 		}
+		return nil
 	}
-	close(starts)
-	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	for i, s := range samples {
-		r := results[i]
+	i := 0
+	err = classifyEach(ctx, be, each, client.Filter{}, evalJobs, evalBatch, func(_ item, r client.ItemResult) error {
 		if r.Err != nil {
-			return nil, fmt.Errorf("sample %d (%.40q): %w", i, s.Text, r.Err)
+			return fmt.Errorf("sample %d (%.40q): %w", i, samples[i].Text, r.Err)
 		}
 		if ev.version == "" {
 			ev.version = r.ModelVersion
 		}
 		ev.results[i] = classifier.Result{Topics: r.Topics}
+		i++
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return ev, nil
 }
