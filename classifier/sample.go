@@ -115,8 +115,8 @@ func ReadSamples(r io.Reader, source string, fn func(Sample) error) error {
 	var line []byte
 	for n := 1; ; n++ {
 		var err error
-		line, err = readLine(br, line[:0])
-		if errors.Is(err, errLineTooLong) {
+		line, _, err = ReadLine(br, line[:0])
+		if errors.Is(err, ErrLineTooLong) {
 			return &SampleError{Source: source, Line: n, Err: invalid("line is longer than %d bytes", MaxSampleLineBytes)}
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -137,28 +137,36 @@ func ReadSamples(r io.Reader, source string, fn func(Sample) error) error {
 	}
 }
 
-var errLineTooLong = errors.New("line too long")
+// ErrLineTooLong is ReadLine's error for a line longer than
+// MaxSampleLineBytes.
+var ErrLineTooLong = errors.New("line too long")
 
-// readLine appends the next line of br (without its newline) to buf. It
-// returns io.EOF with the last line, and errLineTooLong as soon as a line
-// passes MaxSampleLineBytes, after skipping the rest of it.
-func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
+// ReadLine appends the next line of br, without its line ending, to buf and
+// returns it with the number of bytes it took from br. It returns io.EOF
+// with the last line, and ErrLineTooLong, after skipping the rest of the
+// line, for a line longer than MaxSampleLineBytes. ReadSamples reads its
+// lines with it, and so can a reader of other JSONL that wants the same
+// limit.
+func ReadLine(br *bufio.Reader, buf []byte) ([]byte, int64, error) {
+	var size int64
 	for {
 		chunk, err := br.ReadSlice('\n')
+		size += int64(len(chunk))
 		if len(buf)+len(chunk) > MaxSampleLineBytes+1 {
 			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
+				chunk, err = br.ReadSlice('\n')
+				size += int64(len(chunk))
 			}
-			return buf[:0], errLineTooLong
+			return buf[:0], size, ErrLineTooLong
 		}
 		buf = append(buf, chunk...)
 		switch {
 		case err == nil:
-			return bytes.TrimSuffix(bytes.TrimSuffix(buf, []byte("\n")), []byte("\r")), nil
+			return bytes.TrimSuffix(bytes.TrimSuffix(buf, []byte("\n")), []byte("\r")), size, nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		default:
-			return buf, err
+			return buf, size, err
 		}
 	}
 }

@@ -205,11 +205,11 @@ func readJSONL(r io.Reader, source string, fn func(item) error) error {
 	for n := 1; ; n++ {
 		var err error
 		var size int64
-		line, size, err = readLine(br, line[:0])
+		line, size, err = classifier.ReadLine(br, line[:0])
 		src := fmt.Sprintf("%s#%d", source, n)
 		var it item
 		switch {
-		case errors.Is(err, errLineTooLong):
+		case errors.Is(err, classifier.ErrLineTooLong):
 			it = item{source: src, size: size, err: fmt.Errorf("line is longer than %d bytes", classifier.MaxSampleLineBytes)}
 		case err != nil && !errors.Is(err, io.EOF):
 			return fn(item{source: src, err: err})
@@ -231,36 +231,6 @@ func readJSONL(r io.Reader, source string, fn func(item) error) error {
 		}
 		if errors.Is(err, io.EOF) {
 			return nil
-		}
-	}
-}
-
-var errLineTooLong = errors.New("line too long")
-
-// readLine appends the next line of br, without its line ending, to buf and
-// returns it with the bytes it took. It returns io.EOF with the last line,
-// and errLineTooLong, after skipping the rest of the line, for a line longer
-// than classifier.MaxSampleLineBytes.
-func readLine(br *bufio.Reader, buf []byte) ([]byte, int64, error) {
-	var size int64
-	for {
-		chunk, err := br.ReadSlice('\n')
-		size += int64(len(chunk))
-		if len(buf)+len(chunk) > classifier.MaxSampleLineBytes+1 {
-			for errors.Is(err, bufio.ErrBufferFull) {
-				chunk, err = br.ReadSlice('\n')
-				size += int64(len(chunk))
-			}
-			return buf[:0], size, errLineTooLong
-		}
-		buf = append(buf, chunk...)
-		switch {
-		case err == nil:
-			return bytes.TrimSuffix(bytes.TrimSuffix(buf, []byte("\n")), []byte("\r")), size, nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		default:
-			return buf, size, err
 		}
 	}
 }
