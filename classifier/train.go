@@ -1,7 +1,6 @@
 package classifier
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -300,19 +299,10 @@ func assignFolds(truth [][]bool, folds int, seed uint64) []int {
 	for i := range n {
 		keys[i] = key(i)
 	}
-	rank := make([]int, n)
-	for pos, i := range order {
-		rank[i] = pos
-	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int {
-		return cmp.Or(strings.Compare(keys[a], keys[b]), cmp.Compare(rank[a], rank[b]))
-	})
+	// Stable: within a label set the shuffled order stands.
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
 	fold := make([]int, n)
-	for pos, i := range idx {
+	for pos, i := range order {
 		fold[i] = pos % folds
 	}
 	return fold
