@@ -85,20 +85,24 @@ const rocchioNegativeWeight = 0.25
 // length, so that the score of a unit-length article is their cosine.
 func fitRocchio(X *sparse.CSR, y []bool) linear {
 	n, d := X.Dims()
-	pos, neg := make([]float64, n), make([]float64, n)
-	var np, nn float64
-	for i, yi := range y {
+	var np float64
+	for _, yi := range y {
 		if yi {
-			pos[i], np = 1, np+1
-		} else {
-			neg[i], nn = 1, nn+1
+			np++
 		}
 	}
-	floats.Scale(1/math.Max(np, 1), pos)
-	floats.Scale(-rocchioNegativeWeight/math.Max(nn, 1), neg)
-	floats.Add(pos, neg)
+	nn := float64(n) - np
+	// Each article's weight in the centroid difference.
+	c := make([]float64, n)
+	for i, yi := range y {
+		if yi {
+			c[i] = 1 / math.Max(np, 1)
+		} else {
+			c[i] = -rocchioNegativeWeight / math.Max(nn, 1)
+		}
+	}
 	w := make([]float64, d)
-	X.MulVecTo(w, true, pos)
+	X.MulVecTo(w, true, c)
 	if norm := floats.Norm(w, 2); norm > 0 {
 		floats.Scale(1/norm, w)
 	}
