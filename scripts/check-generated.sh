@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 buf() { go tool -modfile=tools/buf/go.mod buf "$@"; }
 
 buf lint
-buf format --diff --exit-code
+buf format --diff --exit-code proto
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

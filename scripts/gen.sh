@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 
 buf() { go tool -modfile=tools/buf/go.mod buf "$@"; }
 
-buf format --diff --exit-code
+buf format --diff --exit-code proto
 buf lint
 buf generate

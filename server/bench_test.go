@@ -14,7 +14,7 @@ import (
 
 // benchArticle is the payload of bench/grpc.sh, or a stand-in without it.
 func benchArticle(b *testing.B) *artclassv1.ClassifyRequest {
-	req := &artclassv1.ClassifyRequest{Title: "Election", Text: electionText}
+	req := &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "Election", Text: electionText}}
 	if data, err := os.ReadFile("../bench/out/payload.json"); err == nil {
 		if err := json.Unmarshal(data, req); err != nil {
 			b.Fatal(err)

@@ -156,7 +156,7 @@ func TestTrainWriteFaults(t *testing.T) {
 			if err != nil || got.GetModel().GetVersion() != "active-v" {
 				t.Errorf("GetModel after the failed Train = %v, %v; want active-v", got.GetModel().GetVersion(), err)
 			}
-			if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Text: electionText}); err != nil {
+			if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 				t.Errorf("Classify after the failed Train: %v", err)
 			}
 			for name, snap := range map[string][2]map[string]string{dir: {before, dirSnapshot(t, dir)}, modelDir: {beforeDir, dirSnapshot(t, modelDir)}} {
@@ -282,7 +282,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 				t.Fatal(err)
 			}
 			for range 3 {
-				if err := stream.Send(&artclassv1.ClassifyStreamRequest{Text: electionText}); err != nil {
+				if err := stream.Send(&artclassv1.ClassifyStreamRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -297,13 +297,13 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := stream.Send(&artclassv1.ClassifyStreamRequest{Text: electionText}); err != nil {
+			if err := stream.Send(&artclassv1.ClassifyStreamRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := stream.Recv(); err != nil {
 				t.Fatal(err)
 			}
-			_ = stream.Send(&artclassv1.ClassifyStreamRequest{Text: electionText})
+			_ = stream.Send(&artclassv1.ClassifyStreamRequest{Article: &artclassv1.Article{Text: electionText}})
 			conn.cut()
 		}},
 		{name: "deadline expires mid-batch", cfg: server.Config{Model: slowModel}, fault: func(t *testing.T, e *env) {
@@ -327,7 +327,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 				t.Fatal(err)
 			}
 			for {
-				if err := stream.Send(&artclassv1.ClassifyStreamRequest{Text: electionText}); err != nil {
+				if err := stream.Send(&artclassv1.ClassifyStreamRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 					break
 				}
 				if _, err := stream.Recv(); err != nil {
@@ -409,7 +409,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 			t.Logf("%d goroutines at the most during %d rounds", peak, rounds)
 			waitGoroutines(t, baseline)
 			// The server still answers.
-			if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Text: electionText}); err != nil {
+			if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 				t.Errorf("Classify after the faults: %v", err)
 			}
 		})
@@ -420,7 +420,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 // until a send has blocked for 200 ms, and returns how many it sent.
 func stalledSends(t *testing.T, stream artclassv1.ClassifierService_ClassifyStreamClient) int {
 	t.Helper()
-	req := &artclassv1.ClassifyStreamRequest{Text: strings.Repeat(electionText+" ", (4<<10)/(len(electionText)+1))}
+	req := &artclassv1.ClassifyStreamRequest{Article: &artclassv1.Article{Text: strings.Repeat(electionText+" ", (4<<10)/(len(electionText)+1))}}
 	var sent atomic.Int64
 	go func() {
 		for stream.Send(req) == nil {

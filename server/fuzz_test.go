@@ -7,7 +7,9 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+
+	"github.com/artclass/artclass/classifier"
+	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 )
 
 // FuzzValidateRequest checks request validation on any title, text, top_k
@@ -19,16 +21,24 @@ func FuzzValidateRequest(f *testing.F) {
 	f.Add("\xff", "bad \xc3\x28", int32(3), 2.0)
 	f.Add("t", strings.Repeat("x", 65), int32(1), 0.5)
 	const limit = 64
-	s := &Server{cfg: Config{MaxTextBytes: limit}}
+	s := &Server{cfg: Config{Limits: classifier.Limits{MaxTextBytes: limit}}}
 	f.Fuzz(func(t *testing.T, title, text string, topK int32, minConfidence float64) {
-		var v violations
-		s.checkArticle(&v, "", title, text)
-		checkFilter(&v, topK, minConfidence)
+		err := s.checkRequest(
+			article(&artclassv1.Article{Title: title, Text: text}),
+			filter(&artclassv1.Filter{TopK: topK, MinConfidence: minConfidence}))
 		want := map[string]bool{
-			"title":          len(title) > limit || !utf8.ValidString(title),
-			"text":           len(text) > limit || !utf8.ValidString(text) || strings.TrimSpace(text) == "",
-			"top_k":          topK < 0,
-			"min_confidence": !(minConfidence >= 0 && minConfidence <= 1),
+			"article.title":         len(title) > limit || !utf8.ValidString(title),
+			"article.text":          len(text) > limit || !utf8.ValidString(text) || strings.TrimSpace(text) == "",
+			"filter.top_k":          topK < 0,
+			"filter.min_confidence": !(minConfidence >= 0 && minConfidence <= 1),
+		}
+		var v []*errdetails.BadRequest_FieldViolation
+		if err != nil {
+			for _, d := range invalid(err).Details() {
+				if br, ok := d.(*errdetails.BadRequest); ok {
+					v = append(v, br.GetFieldViolations()...)
+				}
+			}
 		}
 		got := map[string]bool{}
 		for _, fv := range v {
@@ -45,14 +55,13 @@ func FuzzValidateRequest(f *testing.F) {
 				t.Fatalf("field %s: violation %v, want %v", field, got[field], bad)
 			}
 		}
-		err := v.err()
 		if len(v) == 0 {
 			if err != nil {
 				t.Fatalf("no violations but error %v", err)
 			}
 			return
 		}
-		st := status.Convert(err)
+		st := invalid(err)
 		if st.Code() != codes.InvalidArgument {
 			t.Fatalf("code %v, want InvalidArgument", st.Code())
 		}

@@ -35,6 +35,7 @@ import (
 type Model interface {
 	Classify(title, text string) classifier.Result
 	Metadata() classifier.Metadata
+	Thresholds() map[string]float64
 	Version() string
 	// WriteFile writes the model to path atomically: readers of path see the
 	// old file or the new one, never a part.
@@ -48,7 +49,6 @@ const ActiveModelFile = "active.model"
 
 // Defaults for the zero fields of Config.
 const (
-	DefaultMaxTextBytes    = 1 << 20
 	DefaultMaxBatch        = 1000
 	DefaultMaxTrainSamples = 200_000
 	DefaultMaxTrainBytes   = 256 << 20
@@ -72,9 +72,9 @@ type Config struct {
 	// AdminToken is the bearer token Train needs. Empty disables Train: it
 	// answers PermissionDenied.
 	AdminToken string
-	// MaxTextBytes bounds the title and the text of an article;
-	// DefaultMaxTextBytes when zero.
-	MaxTextBytes int
+	// Limits are the rules every article must meet; a zero MaxTextBytes is
+	// classifier.DefaultMaxTextBytes.
+	Limits classifier.Limits
 	// MaxBatch bounds the articles of a ClassifyBatch call; DefaultMaxBatch
 	// when zero.
 	MaxBatch int
@@ -125,8 +125,8 @@ var healthServices = []string{"", artclassv1.ClassifierService_ServiceDesc.Servi
 // New creates a Server from cfg. It registers the classifier, health and
 // reflection services; the server accepts calls once Serve runs.
 func New(cfg Config) (*Server, error) {
-	if cfg.MaxTextBytes == 0 {
-		cfg.MaxTextBytes = DefaultMaxTextBytes
+	if cfg.Limits.MaxTextBytes == 0 {
+		cfg.Limits.MaxTextBytes = classifier.DefaultMaxTextBytes
 	}
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = DefaultMaxBatch
@@ -137,7 +137,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxTrainBytes == 0 {
 		cfg.MaxTrainBytes = DefaultMaxTrainBytes
 	}
-	if cfg.MaxTextBytes < 0 || cfg.MaxBatch < 0 || cfg.MaxTrainSamples < 0 || cfg.MaxTrainBytes < 0 {
+	if cfg.Limits.MaxTextBytes < 0 || cfg.MaxBatch < 0 || cfg.MaxTrainSamples < 0 || cfg.MaxTrainBytes < 0 {
 		return nil, errors.New("server: limits must not be negative")
 	}
 	if cfg.Train == nil {

@@ -43,10 +43,10 @@ func TestClassify(t *testing.T) {
 		req        *artclassv1.ClassifyRequest
 		wantTopics int // -1: every label of the model
 	}{
-		{"every topic", &artclassv1.ClassifyRequest{Title: "Election day", Text: electionText}, -1},
-		{"top_k", &artclassv1.ClassifyRequest{Text: electionText, TopK: 1}, 1},
-		{"top_k over the labels", &artclassv1.ClassifyRequest{Text: electionText, TopK: 100}, -1},
-		{"min_confidence 1 keeps only certainties", &artclassv1.ClassifyRequest{Text: electionText, MinConfidence: 1}, 0},
+		{"every topic", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "Election day", Text: electionText}}, -1},
+		{"top_k", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{TopK: 1}}, 1},
+		{"top_k over the labels", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{TopK: 100}}, -1},
+		{"min_confidence 1 keeps only certainties", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: 1}}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	resp, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Title: "Election day", Text: electionText})
+	resp, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "Election day", Text: electionText}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,16 +123,16 @@ func TestClassifyInvalidArgument(t *testing.T) {
 		field     string
 		wantInMsg string
 	}{
-		{"empty text", &artclassv1.ClassifyRequest{Title: "A title"}, "text", "empty"},
-		{"blank text", &artclassv1.ClassifyRequest{Text: " \n\t "}, "text", "white space"},
-		{"invalid UTF-8 text", &artclassv1.ClassifyRequest{Text: "caf\xe9 au lait"}, "text", "UTF-8"},
-		{"invalid UTF-8 title", &artclassv1.ClassifyRequest{Title: "\xff", Text: electionText}, "title", "UTF-8"},
-		{"oversized text", &artclassv1.ClassifyRequest{Text: long}, "text", "the limit is 1000 bytes"},
-		{"oversized title", &artclassv1.ClassifyRequest{Title: long, Text: electionText}, "title", "the limit is 1000 bytes"},
-		{"negative top_k", &artclassv1.ClassifyRequest{Text: electionText, TopK: -1}, "top_k", "0 (every topic) or more"},
-		{"min_confidence NaN", &artclassv1.ClassifyRequest{Text: electionText, MinConfidence: math.NaN()}, "min_confidence", "[0, 1]"},
-		{"min_confidence below 0", &artclassv1.ClassifyRequest{Text: electionText, MinConfidence: -0.1}, "min_confidence", "[0, 1]"},
-		{"min_confidence above 1", &artclassv1.ClassifyRequest{Text: electionText, MinConfidence: 1.5}, "min_confidence", "[0, 1]"},
+		{"empty text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "A title"}}, "text", "empty"},
+		{"blank text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: " \n\t "}}, "text", "white space"},
+		{"invalid UTF-8 text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "caf\xe9 au lait"}}, "text", "UTF-8"},
+		{"invalid UTF-8 title", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "\xff", Text: electionText}}, "title", "UTF-8"},
+		{"oversized text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: long}}, "text", "the limit is 1000 bytes"},
+		{"oversized title", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: long, Text: electionText}}, "title", "the limit is 1000 bytes"},
+		{"negative top_k", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{TopK: -1}}, "top_k", "0 (every topic) or more"},
+		{"min_confidence NaN", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: math.NaN()}}, "min_confidence", "[0, 1]"},
+		{"min_confidence below 0", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: -0.1}}, "min_confidence", "[0, 1]"},
+		{"min_confidence above 1", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: 1.5}}, "min_confidence", "[0, 1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,10 +154,7 @@ func TestClassifyInvalidArgument(t *testing.T) {
 func TestClassifyBatch(t *testing.T) {
 	t.Parallel()
 	e := start(t, server.Config{Model: mustDefaultModel(t), MaxBatch: 3})
-	resp, err := e.client.ClassifyBatch(ctxT(t), &artclassv1.ClassifyBatchRequest{
-		Articles: []*artclassv1.Article{{Text: electionText}, {Title: "nothing"}, {Text: "caf\xe9"}},
-		TopK:     2,
-	})
+	resp, err := e.client.ClassifyBatch(ctxT(t), &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK:     2}, Articles: []*artclassv1.Article{{Text: electionText}, {Title: "nothing"}, {Text: "caf\xe9"}}})
 	if err != nil {
 		t.Fatalf("ClassifyBatch: %v", err)
 	}
@@ -188,8 +185,8 @@ func TestClassifyBatch(t *testing.T) {
 	}{
 		{"empty batch", &artclassv1.ClassifyBatchRequest{}, "articles", "at least 1"},
 		{"batch over the limit", &artclassv1.ClassifyBatchRequest{Articles: make([]*artclassv1.Article, 4)}, "articles", "the limit is 3"},
-		{"negative top_k", &artclassv1.ClassifyBatchRequest{Articles: []*artclassv1.Article{{Text: "x"}}, TopK: -2}, "top_k", "or more"},
-		{"min_confidence above 1", &artclassv1.ClassifyBatchRequest{Articles: []*artclassv1.Article{{Text: "x"}}, MinConfidence: 2}, "min_confidence", "[0, 1]"},
+		{"negative top_k", &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK: -2}, Articles: []*artclassv1.Article{{Text: "x"}}}, "top_k", "or more"},
+		{"min_confidence above 1", &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{MinConfidence: 2}, Articles: []*artclassv1.Article{{Text: "x"}}}, "min_confidence", "[0, 1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,7 +246,7 @@ func TestClassifyStream(t *testing.T) {
 	const n = 50
 	go func() {
 		for i := range n {
-			if err := stream.Send(&artclassv1.ClassifyStreamRequest{Id: string(rune('A' + i)), Text: electionText}); err != nil {
+			if err := stream.Send(&artclassv1.ClassifyStreamRequest{Article: &artclassv1.Article{Id: string(rune('A' + i)), Text: electionText}}); err != nil {
 				return
 			}
 		}
@@ -305,7 +302,7 @@ func TestNoModelYet(t *testing.T) {
 			t.Errorf("health %q = %v, %v; want NOT_SERVING", svc, resp.GetStatus(), err)
 		}
 	}
-	_, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Text: electionText})
+	_, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
 	wantCode(t, err, codes.Unavailable)
 	_, err = e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
 	wantCode(t, err, codes.Unavailable)
@@ -315,7 +312,7 @@ func TestNoModelYet(t *testing.T) {
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health after SetModel = %v, %v; want SERVING", resp.GetStatus(), err)
 	}
-	if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Text: electionText}); err != nil {
+	if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 		t.Errorf("Classify after SetModel: %v", err)
 	}
 }
@@ -325,7 +322,7 @@ func TestDeadlineExceeded(t *testing.T) {
 	e := start(t, server.Config{Model: mustDefaultModel(t)})
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
-	_, err := e.client.Classify(ctx, &artclassv1.ClassifyRequest{Text: electionText})
+	_, err := e.client.Classify(ctx, &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
 	wantCode(t, err, codes.DeadlineExceeded)
 }
 
@@ -438,7 +435,7 @@ func TestTrain(t *testing.T) {
 	if err != nil || got.GetModel().GetVersion() != m.GetVersion() {
 		t.Fatalf("GetModel after Train = %v, %v; want version %s", got.GetModel().GetVersion(), err, m.GetVersion())
 	}
-	cr, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Text: "The striker scored a goal in the cup final"})
+	cr, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "The striker scored a goal in the cup final"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -658,7 +655,7 @@ func TestInternalErrors(t *testing.T) {
 			return nil, errors.New("disk on fire at /secret/path")
 		},
 	})
-	_, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Text: electionText})
+	_, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
 	if st := wantCode(t, err, codes.Internal); st.Message() != "internal error" {
 		t.Errorf("panic answered %q, want \"internal error\"", st.Message())
 	}
@@ -707,7 +704,7 @@ func TestReload(t *testing.T) {
 			t.Errorf("active model %s after a failed Reload, want the previous", got)
 		}
 	}
-	if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Text: electionText}); err != nil {
+	if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 		t.Errorf("Classify after a failed Reload: %v", err)
 	}
 	body := scrape(t, e.srv)
@@ -729,10 +726,10 @@ func TestMetricsAndLogs(t *testing.T) {
 	t.Parallel()
 	e := start(t, server.Config{Model: mustDefaultModel(t)})
 	const secretText = "Voters queued at polling stations in the election; the ballot count was close"
-	if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Text: secretText}); err != nil {
+	if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: secretText}}); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Text: ""})
+	_, _ = e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: ""}})
 	body := scrape(t, e.srv)
 	version := mustDefaultModel(t).Version()
 	for _, want := range []string{
@@ -826,7 +823,7 @@ func TestSwapUnderLoad(t *testing.T) {
 				switch w % 3 {
 				case 0:
 					var r *artclassv1.ClassifyResponse
-					r, err = e.client.Classify(ctx, &artclassv1.ClassifyRequest{Text: electionText})
+					r, err = e.client.Classify(ctx, &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
 					version = r.GetModelVersion()
 				case 1:
 					var r *artclassv1.ClassifyBatchResponse
@@ -838,7 +835,7 @@ func TestSwapUnderLoad(t *testing.T) {
 						}
 					}
 				case 2:
-					if err = stream.Send(&artclassv1.ClassifyStreamRequest{Text: electionText}); err == nil {
+					if err = stream.Send(&artclassv1.ClassifyStreamRequest{Article: &artclassv1.Article{Text: electionText}}); err == nil {
 						var r *artclassv1.ClassifyStreamResponse
 						r, err = stream.Recv()
 						version = r.GetResult().GetClassification().GetModelVersion()
@@ -905,7 +902,7 @@ func TestGracefulShutdown(t *testing.T) {
 			e := startSrv(t, srv)
 			call := make(chan error, 1)
 			go func() {
-				_, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Text: electionText})
+				_, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
 				call <- err
 			}()
 			<-entered

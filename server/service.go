@@ -41,11 +41,9 @@ func (s *Server) model() (*activeModel, error) {
 }
 
 func (c *classifierService) Classify(ctx context.Context, req *artclassv1.ClassifyRequest) (*artclassv1.ClassifyResponse, error) {
-	var v violations
-	c.s.checkArticle(&v, "", req.GetTitle(), req.GetText())
-	checkFilter(&v, req.GetTopK(), req.GetMinConfidence())
-	if err := v.err(); err != nil {
-		return nil, err
+	art, f := article(req.GetArticle()), filter(req.GetFilter())
+	if err := c.s.checkRequest(art, f); err != nil {
+		return nil, invalid(err).Err()
 	}
 	a, err := c.s.model()
 	if err != nil {
@@ -54,29 +52,27 @@ func (c *classifierService) Classify(ctx context.Context, req *artclassv1.Classi
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
-	noteCall(ctx, a.version, len(req.GetTitle())+len(req.GetText()))
-	return c.s.classify(a, req.GetTitle(), req.GetText(), req.GetTopK(), req.GetMinConfidence()), nil
+	noteCall(ctx, a.version, len(art.Title)+len(art.Text))
+	return c.s.classify(a, art, f), nil
 }
 
 // classify runs one checked article through a and records it in the
 // metrics.
-func (s *Server) classify(a *activeModel, title, text string, topK int32, minConfidence float64) *artclassv1.ClassifyResponse {
-	r := a.model.Classify(title, text)
+func (s *Server) classify(a *activeModel, art classifier.Article, f classifier.Filter) *artclassv1.ClassifyResponse {
+	r := a.model.Classify(art.Title, art.Text)
 	s.metrics.observe(r)
-	return toClassifyResponse(r, a.version, int(topK), minConfidence)
+	return toClassifyResponse(r.Filter(f), a.version)
 }
 
 func (c *classifierService) ClassifyBatch(ctx context.Context, req *artclassv1.ClassifyBatchRequest) (*artclassv1.ClassifyBatchResponse, error) {
-	var v violations
-	switch n := len(req.GetArticles()); {
-	case n == 0:
-		v.add("articles", "is empty; send at least 1 article")
-	case n > c.s.cfg.MaxBatch:
-		v.add("articles", "holds %d articles; the limit is %d", n, c.s.cfg.MaxBatch)
+	f := filter(req.GetFilter())
+	var v classifier.InvalidError
+	if n := len(req.GetArticles()); n == 0 || n > c.s.cfg.MaxBatch {
+		v.Merge("", batchLimit(n, c.s.cfg.MaxBatch))
 	}
-	checkFilter(&v, req.GetTopK(), req.GetMinConfidence())
-	if err := v.err(); err != nil {
-		return nil, err
+	v.Merge("filter.", f.Validate())
+	if err := v.Err(); err != nil {
+		return nil, invalid(err).Err()
 	}
 	a, err := c.s.model()
 	if err != nil {
@@ -87,23 +83,34 @@ func (c *classifierService) ClassifyBatch(ctx context.Context, req *artclassv1.C
 		ModelVersion: a.version,
 	}
 	size := 0
-	for i, art := range req.GetArticles() {
+	for i, pa := range req.GetArticles() {
 		// A batch can take a while; stop when the caller has given up.
 		if err := ctx.Err(); err != nil {
 			return nil, status.FromContextError(err).Err()
 		}
-		var v violations
-		c.s.checkArticle(&v, fmt.Sprintf("articles[%d].", i), art.GetTitle(), art.GetText())
-		if len(v) > 0 {
-			resp.Results[i] = &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Error{Error: v.itemError()}}
+		art := article(pa)
+		resp.Results[i] = &artclassv1.ArticleResult{Id: art.ID}
+		// Field paths are relative to the article, so a client reads an
+		// item's error as it would a single call's.
+		if err := c.s.cfg.Limits.CheckArticle(art); err != nil {
+			resp.Results[i].Id = validID(art.ID)
+			resp.Results[i].Outcome = itemError(invalid(err))
 			continue
 		}
-		size += len(art.GetTitle()) + len(art.GetText())
-		r := c.s.classify(a, art.GetTitle(), art.GetText(), req.GetTopK(), req.GetMinConfidence())
-		resp.Results[i] = &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Classification{Classification: r}}
+		size += len(art.Title) + len(art.Text)
+		resp.Results[i].Outcome = &artclassv1.ArticleResult_Classification{Classification: c.s.classify(a, art, f)}
 	}
 	noteCall(ctx, a.version, size)
 	return resp, nil
+}
+
+// validID returns id if it can be sent back (valid UTF-8 within the
+// limit), or "".
+func validID(id string) string {
+	if classifier.DefaultLimits().CheckArticle(classifier.Article{ID: id, Text: "x"}) != nil {
+		return ""
+	}
+	return id
 }
 
 // ClassifyStream reads one article, answers it, and only then reads the
@@ -119,11 +126,7 @@ func (c *classifierService) ClassifyStream(stream artclassv1.ClassifierService_C
 		if err != nil {
 			return err
 		}
-		validID := validStreamID(req.GetId())
-		resp := &artclassv1.ClassifyStreamResponse{Id: req.GetId(), Result: c.streamItem(ctx, req, validID)}
-		if !validID {
-			resp.Id = "" // the response's id must be valid UTF-8 to be sent
-		}
+		resp := &artclassv1.ClassifyStreamResponse{Result: c.streamItem(ctx, req)}
 		if err := stream.Send(resp); err != nil {
 			return err
 		}
@@ -132,26 +135,21 @@ func (c *classifierService) ClassifyStream(stream artclassv1.ClassifierService_C
 
 // streamItem classifies one article of a stream on the model active when
 // it arrives.
-func (c *classifierService) streamItem(ctx context.Context, req *artclassv1.ClassifyStreamRequest, validID bool) *artclassv1.ArticleResult {
-	var v violations
-	if !validID {
-		v.add("id", "is not valid UTF-8 of at most %d bytes", maxStreamIDBytes)
-	}
-	c.s.checkArticle(&v, "", req.GetTitle(), req.GetText())
-	checkFilter(&v, req.GetTopK(), req.GetMinConfidence())
-	if len(v) > 0 {
-		return &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Error{Error: v.itemError()}}
+func (c *classifierService) streamItem(ctx context.Context, req *artclassv1.ClassifyStreamRequest) *artclassv1.ArticleResult {
+	art, f := article(req.GetArticle()), filter(req.GetFilter())
+	res := &artclassv1.ArticleResult{Id: validID(art.ID)}
+	if err := c.s.checkRequest(art, f); err != nil {
+		res.Outcome = itemError(invalid(err))
+		return res
 	}
 	a, err := c.s.model()
 	if err != nil {
-		st := status.Convert(err)
-		return &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Error{Error: &artclassv1.ItemError{
-			Code: int32(st.Code()), Message: st.Message(),
-		}}}
+		res.Outcome = itemError(status.Convert(err))
+		return res
 	}
-	noteCall(ctx, a.version, len(req.GetTitle())+len(req.GetText()))
-	r := c.s.classify(a, req.GetTitle(), req.GetText(), req.GetTopK(), req.GetMinConfidence())
-	return &artclassv1.ArticleResult{Outcome: &artclassv1.ArticleResult_Classification{Classification: r}}
+	noteCall(ctx, a.version, len(art.Title)+len(art.Text))
+	res.Outcome = &artclassv1.ArticleResult_Classification{Classification: c.s.classify(a, art, f)}
+	return res
 }
 
 func (c *classifierService) GetModel(ctx context.Context, _ *artclassv1.GetModelRequest) (*artclassv1.GetModelResponse, error) {
@@ -160,7 +158,7 @@ func (c *classifierService) GetModel(ctx context.Context, _ *artclassv1.GetModel
 		return nil, err
 	}
 	noteCall(ctx, a.version, 0)
-	return &artclassv1.GetModelResponse{Model: toModel(a.model.Metadata())}, nil
+	return &artclassv1.GetModelResponse{Model: toModel(a.model.Metadata(), a.model.Thresholds())}, nil
 }
 
 // Train is guarded by the admin token in the interceptor chain (see New);
@@ -213,9 +211,7 @@ func (c *classifierService) train(ctx context.Context, stream artclassv1.Classif
 		}
 		if req.GetOptions() != nil {
 			if !first {
-				var v violations
-				v.add("options", "is set in a message other than the first; only the first message may carry options")
-				return nil, "invalid", v.err()
+				return nil, "invalid", invalidField("options", "is set in a message other than the first; only the first message may carry options")
 			}
 			opts = req.GetOptions()
 		}
@@ -249,7 +245,7 @@ func (c *classifierService) train(ctx context.Context, stream artclassv1.Classif
 	}
 	md := m.Metadata()
 	prev := s.active.Load()
-	resp := &artclassv1.TrainResponse{Model: toModel(md)}
+	resp := &artclassv1.TrainResponse{Model: toModel(md, m.Thresholds())}
 	if prev != nil {
 		resp.PreviousVersion, resp.PreviousMacroF1 = prev.version, prev.macroF1
 		if md.CV.MacroF1 < prev.macroF1-MaxMacroF1Drop && !opts.GetForce() {
@@ -285,44 +281,36 @@ func (c *classifierService) train(ctx context.Context, stream artclassv1.Classif
 	return resp, "ok", nil
 }
 
-// trainOptions merges the options of a Train call into the defaults: a zero
-// field keeps the default.
+// trainOptions merges the options of a Train call into the defaults: a
+// field the call leaves at its zero value (or unset, for the fields with
+// presence) keeps the default.
 func trainOptions(o *artclassv1.TrainOptions) (classifier.TrainOptions, error) {
-	t := classifier.DefaultTrainOptions()
+	var ov classifier.TrainOverrides
+	nonZero := func(v int32) *int {
+		if v == 0 {
+			return nil
+		}
+		n := int(v)
+		return &n
+	}
 	if o.GetAlgorithm() != "" {
-		t.Algorithm = o.GetAlgorithm()
+		alg := o.GetAlgorithm()
+		ov.Algorithm = &alg
 	}
-	if o.GetMinDf() != 0 {
-		t.MinDF = int(o.GetMinDf())
-	}
-	if o.GetMaxFeatures() != 0 {
-		t.MaxFeatures = int(o.GetMaxFeatures())
-	}
-	if o != nil && o.Bigrams != nil {
-		t.Bigrams = o.GetBigrams()
-	}
-	if o.GetFolds() != 0 {
-		t.Folds = int(o.GetFolds())
-	}
-	if o != nil && o.L2 != nil {
-		t.L2 = o.GetL2()
-	}
-	if o != nil && o.Seed != nil {
-		t.Seed = o.GetSeed()
-	}
-	if err := t.Validate(); err != nil {
-		var v violations
-		v.add("options", "%v", err)
-		return t, v.err()
+	ov.MinDF, ov.MaxFeatures, ov.Folds = nonZero(o.GetMinDf()), nonZero(o.GetMaxFeatures()), nonZero(o.GetFolds())
+	ov.Bigrams, ov.L2, ov.Seed = o.Bigrams, o.L2, o.Seed
+	t, err := classifier.DefaultTrainOptions().Apply(ov)
+	if err != nil {
+		return t, invalidField("options", "%v", err)
 	}
 	return t, nil
 }
 
 // sampleError reports the sample at index i as InvalidArgument.
 func sampleError(i int, err error) error {
-	var v violations
-	v.add(fmt.Sprintf("samples[%d]", i), "%v", err)
-	return v.status(fmt.Sprintf("sample %d: %v", i, err))
+	var v classifier.InvalidError
+	v.Add(fmt.Sprintf("samples[%d]", i), "%v", err)
+	return invalid(&v).Err()
 }
 
 // trainFailure maps an error of classifier.Train to its result for the
@@ -334,9 +322,7 @@ func (s *Server) trainFailure(ctx context.Context, err error) (result string, _ 
 	case errors.As(err, &se):
 		return "invalid", sampleError(se.Index, se.Err)
 	case errors.Is(err, classifier.ErrInvalidSample), errors.Is(err, classifier.ErrTooLittleData):
-		var v violations
-		v.add("samples", "%v", err)
-		return "invalid", v.err()
+		return "invalid", invalidField("samples", "%v", err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled", status.FromContextError(err).Err()
 	default:
@@ -368,29 +354,38 @@ func qualityError(newF1 float64, prev *activeModel) error {
 	return st.Err()
 }
 
-// toClassifyResponse converts r, keeping the topics that pass minConfidence
-// and then the first topK of them (all when topK is 0).
-func toClassifyResponse(r classifier.Result, version string, topK int, minConfidence float64) *artclassv1.ClassifyResponse {
-	resp := &artclassv1.ClassifyResponse{ModelVersion: version, Topics: make([]*artclassv1.Topic, 0, len(r.Topics))}
-	resp.Labels = r.Labels()
-	for _, t := range r.Topics {
-		if t.Confidence < minConfidence || (topK > 0 && len(resp.Topics) == topK) {
-			continue
-		}
+// toClassifyResponse converts r, already filtered.
+func toClassifyResponse(r classifier.Result, version string) *artclassv1.ClassifyResponse {
+	resp := &artclassv1.ClassifyResponse{
+		ModelVersion: version,
+		Topics:       make([]*artclassv1.Topic, len(r.Topics)),
+		Labels:       r.Labels(),
+		Coverage: &artclassv1.Coverage{
+			Tokens:      int32(r.Coverage.Tokens),
+			KnownTokens: int32(r.Coverage.Known),
+			KnownShare:  r.Coverage.Share(),
+		},
+	}
+	if r.Warning == classifier.WarningLowCoverage {
+		resp.Warnings = []artclassv1.Warning{artclassv1.Warning_WARNING_LOW_COVERAGE}
+	}
+	for i, t := range r.Topics {
 		pt := &artclassv1.Topic{Label: t.Label, Confidence: t.Confidence, Assigned: t.Assigned}
 		if len(t.Terms) > 0 {
 			pt.Terms = make([]*artclassv1.Term, len(t.Terms))
-			for i, term := range t.Terms {
-				pt.Terms[i] = &artclassv1.Term{Term: term.Term, Weight: term.Weight}
+			for j, term := range t.Terms {
+				pt.Terms[j] = &artclassv1.Term{Term: term.Term, Weight: term.Weight}
 			}
 		}
-		resp.Topics = append(resp.Topics, pt)
+		resp.Topics[i] = pt
 	}
 	return resp
 }
 
-func toModel(md classifier.Metadata) *artclassv1.Model {
+// toModel converts a model's metadata and thresholds to the API's Model.
+func toModel(md classifier.Metadata, thresholds map[string]float64) *artclassv1.Model {
 	m := &artclassv1.Model{
+		Thresholds:  thresholds,
 		Version:     md.Version,
 		Labels:      md.Labels,
 		Samples:     int32(md.Samples),

@@ -1,97 +1,73 @@
 package server
 
 import (
-	"fmt"
-	"strings"
-	"unicode/utf8"
+	"errors"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/artclass/artclass/classifier"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 )
 
-// violations collects what is wrong with a request, one FieldViolation per
-// bad field, each naming the field and the rule or limit it broke.
-type violations []*errdetails.BadRequest_FieldViolation
-
-func (v *violations) add(field, format string, args ...any) {
-	*v = append(*v, &errdetails.BadRequest_FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
-}
-
-// err returns InvalidArgument with v as a google.rpc.BadRequest, or nil if
-// v is empty.
-func (v violations) err() error {
-	if len(v) == 0 {
-		return nil
+// invalid returns err as an InvalidArgument status. A
+// *classifier.InvalidError becomes a google.rpc.BadRequest with one
+// FieldViolation per bad field; any other error is the message alone.
+func invalid(err error) *status.Status {
+	var ie *classifier.InvalidError
+	if !errors.As(err, &ie) {
+		return status.New(codes.InvalidArgument, err.Error())
 	}
-	return v.status(v.message())
-}
-
-// status returns InvalidArgument with message msg and v as a
-// google.rpc.BadRequest.
-func (v violations) status(msg string) error {
-	st := status.New(codes.InvalidArgument, msg)
-	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: v}); err == nil {
+	st := status.New(codes.InvalidArgument, ie.Error())
+	br := &errdetails.BadRequest{FieldViolations: make([]*errdetails.BadRequest_FieldViolation, len(ie.Violations))}
+	for i, v := range ie.Violations {
+		br.FieldViolations[i] = &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description}
+	}
+	if d, err := st.WithDetails(br); err == nil {
 		st = d
 	}
-	return st.Err()
+	return st
 }
 
-// itemError returns v as the error of one article of a batch or stream.
-func (v violations) itemError() *artclassv1.ItemError {
-	e := &artclassv1.ItemError{Code: int32(codes.InvalidArgument), Message: v.message()}
-	for _, fv := range v {
-		e.FieldViolations = append(e.FieldViolations, &artclassv1.FieldViolation{Field: fv.GetField(), Description: fv.GetDescription()})
-	}
-	return e
+// invalidField returns InvalidArgument naming field and what is wrong with
+// it.
+func invalidField(field, format string, args ...any) error {
+	var v classifier.InvalidError
+	v.Add(field, format, args...)
+	return invalid(&v).Err()
 }
 
-func (v violations) message() string {
-	parts := make([]string, len(v))
-	for i, fv := range v {
-		parts[i] = fv.GetField() + ": " + fv.GetDescription()
-	}
-	return "invalid request: " + strings.Join(parts, "; ")
+// article converts an API article; a nil one is the zero article, which
+// CheckArticle refuses for its empty text.
+func article(a *artclassv1.Article) classifier.Article {
+	return classifier.Article{ID: a.GetId(), Title: a.GetTitle(), Text: a.GetText()}
 }
 
-// checkArticle checks an article's title and text against the server's
-// limits; prefix is the path of the message that holds them ("" or
-// "articles[3].").
-func (s *Server) checkArticle(v *violations, prefix, title, text string) {
-	limit := s.cfg.MaxTextBytes
-	switch {
-	case len(title) > limit:
-		v.add(prefix+"title", "is %d bytes; the limit is %d bytes", len(title), limit)
-	case !utf8.ValidString(title):
-		v.add(prefix+"title", "is not valid UTF-8")
-	}
-	switch {
-	case len(text) > limit:
-		v.add(prefix+"text", "is %d bytes; the limit is %d bytes", len(text), limit)
-	case !utf8.ValidString(text):
-		v.add(prefix+"text", "is not valid UTF-8")
-	case strings.TrimSpace(text) == "":
-		v.add(prefix+"text", "is empty or only white space; it must hold the article's body")
-	}
+// filter converts an API filter; nil keeps every topic.
+func filter(f *artclassv1.Filter) classifier.Filter {
+	return classifier.Filter{TopK: int(f.GetTopK()), MinConfidence: f.GetMinConfidence()}
 }
 
-// checkFilter checks the top_k and min_confidence of a request.
-func checkFilter(v *violations, topK int32, minConfidence float64) {
-	if topK < 0 {
-		v.add("top_k", "is %d; it must be 0 (every topic) or more", topK)
-	}
-	// Written so that NaN fails too.
-	if !(minConfidence >= 0 && minConfidence <= 1) {
-		v.add("min_confidence", "is %v; it must be in [0, 1]", minConfidence)
-	}
+// checkRequest checks the article and filter of a Classify or
+// ClassifyStream request, naming fields from the request ("article.text",
+// "filter.top_k").
+func (s *Server) checkRequest(a classifier.Article, f classifier.Filter) error {
+	var v classifier.InvalidError
+	v.Merge("article.", s.cfg.Limits.CheckArticle(a))
+	v.Merge("filter.", f.Validate())
+	return v.Err()
 }
 
-// maxStreamIDBytes bounds the id a ClassifyStream client attaches to an
-// article; the server echoes it, so it must stay small and printable.
-const maxStreamIDBytes = 256
+// itemError is the error of one article of a batch or a stream.
+func itemError(st *status.Status) *artclassv1.ArticleResult_Error {
+	return &artclassv1.ArticleResult_Error{Error: st.Proto()}
+}
 
-func validStreamID(id string) bool {
-	return len(id) <= maxStreamIDBytes && utf8.ValidString(id)
+// batchLimit names the batch limit in a violation.
+func batchLimit(n, limit int) error {
+	if n == 0 {
+		return invalidField("articles", "is empty; send at least 1 article")
+	}
+	return invalidField("articles", "holds %d articles; the limit is %d", n, limit)
 }

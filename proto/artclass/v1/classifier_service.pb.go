@@ -10,6 +10,8 @@
 package artclassv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
+	status "google.golang.org/genproto/googleapis/rpc/status"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -25,25 +27,65 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Warning is a condition of a verdict that a caller should act on.
+type Warning int32
+
+const (
+	// Not used.
+	Warning_WARNING_UNSPECIFIED Warning = 0
+	// Too little of the text is in the model's vocabulary to judge it —
+	// another language, code, gibberish — so the confidences mean little and
+	// no label is assigned on so little evidence.
+	Warning_WARNING_LOW_COVERAGE Warning = 1
+)
+
+// Enum value maps for Warning.
+var (
+	Warning_name = map[int32]string{
+		0: "WARNING_UNSPECIFIED",
+		1: "WARNING_LOW_COVERAGE",
+	}
+	Warning_value = map[string]int32{
+		"WARNING_UNSPECIFIED":  0,
+		"WARNING_LOW_COVERAGE": 1,
+	}
+)
+
+func (x Warning) Enum() *Warning {
+	p := new(Warning)
+	*p = x
+	return p
+}
+
+func (x Warning) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Warning) Descriptor() protoreflect.EnumDescriptor {
+	return file_artclass_v1_classifier_service_proto_enumTypes[0].Descriptor()
+}
+
+func (Warning) Type() protoreflect.EnumType {
+	return &file_artclass_v1_classifier_service_proto_enumTypes[0]
+}
+
+func (x Warning) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Warning.Descriptor instead.
+func (Warning) EnumDescriptor() ([]byte, []int) {
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{0}
+}
+
 // ClassifyRequest is one article to classify.
 type ClassifyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The article's headline. It may be empty; it must be valid UTF-8 and no
-	// longer than the server's text limit, or the call fails with
-	// INVALID_ARGUMENT.
-	Title string `protobuf:"bytes,1,opt,name=title" json:"title,omitempty"`
-	// The article's body. It must be valid UTF-8, contain something other than
-	// white space, and be no longer than the server's text limit (1 MiB by
-	// default), or the call fails with INVALID_ARGUMENT.
-	Text string `protobuf:"bytes,2,opt,name=text" json:"text,omitempty"`
-	// The most topics to return, highest confidence first. Zero returns every
-	// topic; a negative value fails the call with INVALID_ARGUMENT. It does not
-	// change which labels are assigned.
-	TopK int32 `protobuf:"varint,3,opt,name=top_k,json=topK" json:"top_k,omitempty"`
-	// Topics with a lower confidence are left out of the response. It must be
-	// in [0, 1] (zero keeps every topic), or the call fails with
-	// INVALID_ARGUMENT. It does not change which labels are assigned.
-	MinConfidence float64 `protobuf:"fixed64,4,opt,name=min_confidence,json=minConfidence" json:"min_confidence,omitempty"`
+	// The article. A bad field gets INVALID_ARGUMENT with a
+	// BadRequest.FieldViolation naming it ("article.text").
+	Article *Article `protobuf:"bytes,1,opt,name=article" json:"article,omitempty"`
+	// Which topics to return; unset returns every topic.
+	Filter        *Filter `protobuf:"bytes,2,opt,name=filter" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -78,28 +120,72 @@ func (*ClassifyRequest) Descriptor() ([]byte, []int) {
 	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *ClassifyRequest) GetTitle() string {
+func (x *ClassifyRequest) GetArticle() *Article {
 	if x != nil {
-		return x.Title
+		return x.Article
 	}
-	return ""
+	return nil
 }
 
-func (x *ClassifyRequest) GetText() string {
+func (x *ClassifyRequest) GetFilter() *Filter {
 	if x != nil {
-		return x.Text
+		return x.Filter
 	}
-	return ""
+	return nil
 }
 
-func (x *ClassifyRequest) GetTopK() int32 {
+// Filter selects the topics a response returns. It never changes which
+// labels are assigned.
+type Filter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most topics to return, highest confidence first. Zero returns every
+	// topic; a negative value gets INVALID_ARGUMENT.
+	TopK int32 `protobuf:"varint,1,opt,name=top_k,json=topK" json:"top_k,omitempty"`
+	// Topics with a lower confidence are left out. It must be in [0, 1] (zero
+	// keeps every topic), or the request gets INVALID_ARGUMENT.
+	MinConfidence float64 `protobuf:"fixed64,2,opt,name=min_confidence,json=minConfidence" json:"min_confidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Filter) Reset() {
+	*x = Filter{}
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Filter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Filter) ProtoMessage() {}
+
+func (x *Filter) ProtoReflect() protoreflect.Message {
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Filter.ProtoReflect.Descriptor instead.
+func (*Filter) Descriptor() ([]byte, []int) {
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Filter) GetTopK() int32 {
 	if x != nil {
 		return x.TopK
 	}
 	return 0
 }
 
-func (x *ClassifyRequest) GetMinConfidence() float64 {
+func (x *Filter) GetMinConfidence() float64 {
 	if x != nil {
 		return x.MinConfidence
 	}
@@ -109,22 +195,26 @@ func (x *ClassifyRequest) GetMinConfidence() float64 {
 // ClassifyResponse is the active model's verdict on one article.
 type ClassifyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The topics, highest confidence first (ties by label), after top_k and
-	// min_confidence are applied.
+	// The topics, highest confidence first (ties by label), after the filter.
 	Topics []*Topic `protobuf:"bytes,1,rep,name=topics" json:"topics,omitempty"`
 	// The labels the model assigns to the article, highest confidence first.
 	// It is empty when the article is about none of the model's topics. It is
-	// never cut by top_k or min_confidence.
+	// never cut by the filter.
 	Labels []string `protobuf:"bytes,2,rep,name=labels" json:"labels,omitempty"`
 	// The version of the model that produced this verdict.
-	ModelVersion  string `protobuf:"bytes,3,opt,name=model_version,json=modelVersion" json:"model_version,omitempty"`
+	ModelVersion string `protobuf:"bytes,3,opt,name=model_version,json=modelVersion" json:"model_version,omitempty"`
+	// How much of the article the model's vocabulary covers.
+	Coverage *Coverage `protobuf:"bytes,4,opt,name=coverage" json:"coverage,omitempty"`
+	// Conditions a caller should act on, for example text the model cannot
+	// judge. Empty for an ordinary article.
+	Warnings      []Warning `protobuf:"varint,5,rep,packed,name=warnings,enum=artclass.v1.Warning" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClassifyResponse) Reset() {
 	*x = ClassifyResponse{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[1]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -136,7 +226,7 @@ func (x *ClassifyResponse) String() string {
 func (*ClassifyResponse) ProtoMessage() {}
 
 func (x *ClassifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[1]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -149,7 +239,7 @@ func (x *ClassifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyResponse.ProtoReflect.Descriptor instead.
 func (*ClassifyResponse) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{1}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ClassifyResponse) GetTopics() []*Topic {
@@ -173,6 +263,84 @@ func (x *ClassifyResponse) GetModelVersion() string {
 	return ""
 }
 
+func (x *ClassifyResponse) GetCoverage() *Coverage {
+	if x != nil {
+		return x.Coverage
+	}
+	return nil
+}
+
+func (x *ClassifyResponse) GetWarnings() []Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+// Coverage says how much of an article's text the model could read.
+type Coverage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The number of word tokens in the title and text.
+	Tokens int32 `protobuf:"varint,1,opt,name=tokens" json:"tokens,omitempty"`
+	// How many of them are in the model's vocabulary.
+	KnownTokens int32 `protobuf:"varint,2,opt,name=known_tokens,json=knownTokens" json:"known_tokens,omitempty"`
+	// known_tokens / tokens, in [0, 1]; 0 for an article with no tokens.
+	KnownShare    float64 `protobuf:"fixed64,3,opt,name=known_share,json=knownShare" json:"known_share,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Coverage) Reset() {
+	*x = Coverage{}
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Coverage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Coverage) ProtoMessage() {}
+
+func (x *Coverage) ProtoReflect() protoreflect.Message {
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Coverage.ProtoReflect.Descriptor instead.
+func (*Coverage) Descriptor() ([]byte, []int) {
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Coverage) GetTokens() int32 {
+	if x != nil {
+		return x.Tokens
+	}
+	return 0
+}
+
+func (x *Coverage) GetKnownTokens() int32 {
+	if x != nil {
+		return x.KnownTokens
+	}
+	return 0
+}
+
+func (x *Coverage) GetKnownShare() float64 {
+	if x != nil {
+		return x.KnownShare
+	}
+	return 0
+}
+
 // Topic is one label's verdict on an article.
 type Topic struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -192,7 +360,7 @@ type Topic struct {
 
 func (x *Topic) Reset() {
 	*x = Topic{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[2]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -204,7 +372,7 @@ func (x *Topic) String() string {
 func (*Topic) ProtoMessage() {}
 
 func (x *Topic) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[2]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -217,7 +385,7 @@ func (x *Topic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Topic.ProtoReflect.Descriptor instead.
 func (*Topic) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{2}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Topic) GetLabel() string {
@@ -262,7 +430,7 @@ type Term struct {
 
 func (x *Term) Reset() {
 	*x = Term{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[3]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +442,7 @@ func (x *Term) String() string {
 func (*Term) ProtoMessage() {}
 
 func (x *Term) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[3]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +455,7 @@ func (x *Term) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Term.ProtoReflect.Descriptor instead.
 func (*Term) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{3}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Term) GetTerm() string {
@@ -304,16 +472,17 @@ func (x *Term) GetWeight() float64 {
 	return 0
 }
 
-// Article is one article of a batch.
+// Article is one news article.
 type Article struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// An identifier the caller chooses, copied into the article's result in a
+	// batch or a stream. It must be valid UTF-8 of at most 256 bytes.
+	Id string `protobuf:"bytes,3,opt,name=id" json:"id,omitempty"`
 	// The article's headline. It may be empty; it must be valid UTF-8 and no
-	// longer than the server's text limit, or the article gets an
-	// INVALID_ARGUMENT error in its slot.
+	// longer than the server's text limit (1 MiB by default).
 	Title string `protobuf:"bytes,1,opt,name=title" json:"title,omitempty"`
 	// The article's body. It must be valid UTF-8, contain something other than
-	// white space, and be no longer than the server's text limit, or the
-	// article gets an INVALID_ARGUMENT error in its slot.
+	// white space, and be no longer than the server's text limit.
 	Text          string `protobuf:"bytes,2,opt,name=text" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -321,7 +490,7 @@ type Article struct {
 
 func (x *Article) Reset() {
 	*x = Article{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[4]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -333,7 +502,7 @@ func (x *Article) String() string {
 func (*Article) ProtoMessage() {}
 
 func (x *Article) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[4]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -346,7 +515,14 @@ func (x *Article) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Article.ProtoReflect.Descriptor instead.
 func (*Article) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{4}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Article) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
 }
 
 func (x *Article) GetTitle() string {
@@ -364,26 +540,22 @@ func (x *Article) GetText() string {
 }
 
 // ClassifyBatchRequest is a batch of articles classified with the same
-// settings.
+// filter.
 type ClassifyBatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The articles, at least one and at most the server's batch limit (1,000
 	// by default); otherwise the call fails with INVALID_ARGUMENT.
 	Articles []*Article `protobuf:"bytes,1,rep,name=articles" json:"articles,omitempty"`
-	// The most topics to return per article, as in ClassifyRequest.top_k. A
-	// negative value fails the call with INVALID_ARGUMENT.
-	TopK int32 `protobuf:"varint,2,opt,name=top_k,json=topK" json:"top_k,omitempty"`
-	// The lowest confidence of a topic to return, as in
-	// ClassifyRequest.min_confidence. A value outside [0, 1] fails the call
+	// Which topics to return for each article. A bad filter fails the call
 	// with INVALID_ARGUMENT.
-	MinConfidence float64 `protobuf:"fixed64,3,opt,name=min_confidence,json=minConfidence" json:"min_confidence,omitempty"`
+	Filter        *Filter `protobuf:"bytes,2,opt,name=filter" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClassifyBatchRequest) Reset() {
 	*x = ClassifyBatchRequest{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[5]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +567,7 @@ func (x *ClassifyBatchRequest) String() string {
 func (*ClassifyBatchRequest) ProtoMessage() {}
 
 func (x *ClassifyBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[5]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +580,7 @@ func (x *ClassifyBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyBatchRequest.ProtoReflect.Descriptor instead.
 func (*ClassifyBatchRequest) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{5}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ClassifyBatchRequest) GetArticles() []*Article {
@@ -418,18 +590,11 @@ func (x *ClassifyBatchRequest) GetArticles() []*Article {
 	return nil
 }
 
-func (x *ClassifyBatchRequest) GetTopK() int32 {
+func (x *ClassifyBatchRequest) GetFilter() *Filter {
 	if x != nil {
-		return x.TopK
+		return x.Filter
 	}
-	return 0
-}
-
-func (x *ClassifyBatchRequest) GetMinConfidence() float64 {
-	if x != nil {
-		return x.MinConfidence
-	}
-	return 0
+	return nil
 }
 
 // ClassifyBatchResponse holds one result per article, in request order.
@@ -445,7 +610,7 @@ type ClassifyBatchResponse struct {
 
 func (x *ClassifyBatchResponse) Reset() {
 	*x = ClassifyBatchResponse{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[6]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +622,7 @@ func (x *ClassifyBatchResponse) String() string {
 func (*ClassifyBatchResponse) ProtoMessage() {}
 
 func (x *ClassifyBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[6]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +635,7 @@ func (x *ClassifyBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClassifyBatchResponse.ProtoReflect.Descriptor instead.
 func (*ClassifyBatchResponse) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{6}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ClassifyBatchResponse) GetResults() []*ArticleResult {
@@ -491,6 +656,8 @@ func (x *ClassifyBatchResponse) GetModelVersion() string {
 // stream: a verdict or an error, never both.
 type ArticleResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// The article's id, as the request gave it.
+	Id string `protobuf:"bytes,3,opt,name=id" json:"id,omitempty"`
 	// The outcome.
 	//
 	// Types that are valid to be assigned to Outcome:
@@ -504,7 +671,7 @@ type ArticleResult struct {
 
 func (x *ArticleResult) Reset() {
 	*x = ArticleResult{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[7]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -516,7 +683,7 @@ func (x *ArticleResult) String() string {
 func (*ArticleResult) ProtoMessage() {}
 
 func (x *ArticleResult) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[7]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -529,7 +696,14 @@ func (x *ArticleResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArticleResult.ProtoReflect.Descriptor instead.
 func (*ArticleResult) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{7}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ArticleResult) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
 }
 
 func (x *ArticleResult) GetOutcome() isArticleResult_Outcome {
@@ -548,7 +722,7 @@ func (x *ArticleResult) GetClassification() *ClassifyResponse {
 	return nil
 }
 
-func (x *ArticleResult) GetError() *ItemError {
+func (x *ArticleResult) GetError() *status.Status {
 	if x != nil {
 		if x, ok := x.Outcome.(*ArticleResult_Error); ok {
 			return x.Error
@@ -567,157 +741,25 @@ type ArticleResult_Classification struct {
 }
 
 type ArticleResult_Error struct {
-	// Why the article could not be classified.
-	Error *ItemError `protobuf:"bytes,2,opt,name=error,oneof"`
+	// Why the article could not be classified: the status a single Classify
+	// call would have failed with. An INVALID_ARGUMENT carries a
+	// google.rpc.BadRequest whose field paths are relative to the article
+	// ("text"), or, in a stream, to the request ("filter.top_k").
+	Error *status.Status `protobuf:"bytes,2,opt,name=error,oneof"`
 }
 
 func (*ArticleResult_Classification) isArticleResult_Outcome() {}
 
 func (*ArticleResult_Error) isArticleResult_Outcome() {}
 
-// ItemError is the error for one article of a batch or a stream. It carries
-// what a google.rpc.Status would for a single Classify call.
-type ItemError struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The canonical status code (a google.rpc.Code value), for example 3 for
-	// INVALID_ARGUMENT.
-	Code int32 `protobuf:"varint,1,opt,name=code" json:"code,omitempty"`
-	// A developer-facing message in English.
-	Message string `protobuf:"bytes,2,opt,name=message" json:"message,omitempty"`
-	// The fields of the article that broke a rule, as in
-	// google.rpc.BadRequest.
-	FieldViolations []*FieldViolation `protobuf:"bytes,3,rep,name=field_violations,json=fieldViolations" json:"field_violations,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
-}
-
-func (x *ItemError) Reset() {
-	*x = ItemError{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ItemError) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ItemError) ProtoMessage() {}
-
-func (x *ItemError) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ItemError.ProtoReflect.Descriptor instead.
-func (*ItemError) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *ItemError) GetCode() int32 {
-	if x != nil {
-		return x.Code
-	}
-	return 0
-}
-
-func (x *ItemError) GetMessage() string {
-	if x != nil {
-		return x.Message
-	}
-	return ""
-}
-
-func (x *ItemError) GetFieldViolations() []*FieldViolation {
-	if x != nil {
-		return x.FieldViolations
-	}
-	return nil
-}
-
-// FieldViolation names one bad field of a request, as
-// google.rpc.BadRequest.FieldViolation does.
-type FieldViolation struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The path to the field, for example "articles[3].text".
-	Field string `protobuf:"bytes,1,opt,name=field" json:"field,omitempty"`
-	// What is wrong with it, including the limit it broke.
-	Description   string `protobuf:"bytes,2,opt,name=description" json:"description,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *FieldViolation) Reset() {
-	*x = FieldViolation{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *FieldViolation) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*FieldViolation) ProtoMessage() {}
-
-func (x *FieldViolation) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use FieldViolation.ProtoReflect.Descriptor instead.
-func (*FieldViolation) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *FieldViolation) GetField() string {
-	if x != nil {
-		return x.Field
-	}
-	return ""
-}
-
-func (x *FieldViolation) GetDescription() string {
-	if x != nil {
-		return x.Description
-	}
-	return ""
-}
-
 // ClassifyStreamRequest is one article pushed into a ClassifyStream call.
 type ClassifyStreamRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// An identifier the client chooses; the server copies it into the
-	// response for this article. It must be valid UTF-8 of at most 256 bytes:
-	// otherwise the response carries an INVALID_ARGUMENT error and an empty id.
-	Id string `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
-	// The article's headline, with the same rules as ClassifyRequest.title; a
-	// bad title gets an INVALID_ARGUMENT error in the response.
-	Title string `protobuf:"bytes,2,opt,name=title" json:"title,omitempty"`
-	// The article's body, with the same rules as ClassifyRequest.text; a bad
-	// text gets an INVALID_ARGUMENT error in the response.
-	Text string `protobuf:"bytes,3,opt,name=text" json:"text,omitempty"`
-	// The most topics to return, as in ClassifyRequest.top_k; a negative value
-	// gets an INVALID_ARGUMENT error in the response.
-	TopK int32 `protobuf:"varint,4,opt,name=top_k,json=topK" json:"top_k,omitempty"`
-	// The lowest confidence of a topic to return, as in
-	// ClassifyRequest.min_confidence; a value outside [0, 1] gets an
-	// INVALID_ARGUMENT error in the response.
-	MinConfidence float64 `protobuf:"fixed64,5,opt,name=min_confidence,json=minConfidence" json:"min_confidence,omitempty"`
+	// The article; its id is copied into the response. A bad field gets an
+	// INVALID_ARGUMENT error in the response and the stream goes on.
+	Article *Article `protobuf:"bytes,1,opt,name=article" json:"article,omitempty"`
+	// Which topics to return for this article.
+	Filter        *Filter `protobuf:"bytes,2,opt,name=filter" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -752,48 +794,26 @@ func (*ClassifyStreamRequest) Descriptor() ([]byte, []int) {
 	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *ClassifyStreamRequest) GetId() string {
+func (x *ClassifyStreamRequest) GetArticle() *Article {
 	if x != nil {
-		return x.Id
+		return x.Article
 	}
-	return ""
+	return nil
 }
 
-func (x *ClassifyStreamRequest) GetTitle() string {
+func (x *ClassifyStreamRequest) GetFilter() *Filter {
 	if x != nil {
-		return x.Title
+		return x.Filter
 	}
-	return ""
-}
-
-func (x *ClassifyStreamRequest) GetText() string {
-	if x != nil {
-		return x.Text
-	}
-	return ""
-}
-
-func (x *ClassifyStreamRequest) GetTopK() int32 {
-	if x != nil {
-		return x.TopK
-	}
-	return 0
-}
-
-func (x *ClassifyStreamRequest) GetMinConfidence() float64 {
-	if x != nil {
-		return x.MinConfidence
-	}
-	return 0
+	return nil
 }
 
 // ClassifyStreamResponse answers one ClassifyStreamRequest.
 type ClassifyStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The id of the request this response answers.
-	Id string `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
-	// The verdict on the article, or why it could not be classified.
-	Result        *ArticleResult `protobuf:"bytes,2,opt,name=result" json:"result,omitempty"`
+	// The verdict on the article, or why it could not be classified; its id
+	// is the request's article id.
+	Result        *ArticleResult `protobuf:"bytes,1,opt,name=result" json:"result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -826,13 +846,6 @@ func (x *ClassifyStreamResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ClassifyStreamResponse.ProtoReflect.Descriptor instead.
 func (*ClassifyStreamResponse) Descriptor() ([]byte, []int) {
 	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{11}
-}
-
-func (x *ClassifyStreamResponse) GetId() string {
-	if x != nil {
-		return x.Id
-	}
-	return ""
 }
 
 func (x *ClassifyStreamResponse) GetResult() *ArticleResult {
@@ -882,10 +895,14 @@ func (*GetModelRequest) Descriptor() ([]byte, []int) {
 // GetModelResponse describes the active model.
 type GetModelResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The active model.
-	Model         *Model `protobuf:"bytes,1,opt,name=model" json:"model,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The model this replica serves.
+	Model *Model `protobuf:"bytes,1,opt,name=model" json:"model,omitempty"`
+	// The version the model store names as active, when the server follows a
+	// store: a replica has caught up when it equals model.version. Empty
+	// without a store.
+	StoreActiveVersion string `protobuf:"bytes,2,opt,name=store_active_version,json=storeActiveVersion" json:"store_active_version,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GetModelResponse) Reset() {
@@ -925,6 +942,291 @@ func (x *GetModelResponse) GetModel() *Model {
 	return nil
 }
 
+func (x *GetModelResponse) GetStoreActiveVersion() string {
+	if x != nil {
+		return x.StoreActiveVersion
+	}
+	return ""
+}
+
+// ListModelsRequest asks for every model version in the store. It has no
+// fields.
+type ListModelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsRequest) Reset() {
+	*x = ListModelsRequest{}
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsRequest) ProtoMessage() {}
+
+func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
+func (*ListModelsRequest) Descriptor() ([]byte, []int) {
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{14}
+}
+
+// ListModelsResponse lists the store's model versions.
+type ListModelsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every stored version, newest first.
+	Models []*StoredModel `protobuf:"bytes,1,rep,name=models" json:"models,omitempty"`
+	// The version the store names as active; empty when none is.
+	ActiveVersion string `protobuf:"bytes,2,opt,name=active_version,json=activeVersion" json:"active_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsResponse) Reset() {
+	*x = ListModelsResponse{}
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsResponse) ProtoMessage() {}
+
+func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
+func (*ListModelsResponse) Descriptor() ([]byte, []int) {
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListModelsResponse) GetModels() []*StoredModel {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+func (x *ListModelsResponse) GetActiveVersion() string {
+	if x != nil {
+		return x.ActiveVersion
+	}
+	return ""
+}
+
+// StoredModel is one immutable model version in the store.
+type StoredModel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model.
+	Model *Model `protobuf:"bytes,1,opt,name=model" json:"model,omitempty"`
+	// The version that was active when this one was trained; empty for the
+	// first.
+	ParentVersion string `protobuf:"bytes,2,opt,name=parent_version,json=parentVersion" json:"parent_version,omitempty"`
+	// The SHA-256 of the model file, hex-encoded.
+	Sha256 string `protobuf:"bytes,3,opt,name=sha256" json:"sha256,omitempty"`
+	// The model file's size in bytes.
+	SizeBytes int64 `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes" json:"size_bytes,omitempty"`
+	// Whether the store names this version as active.
+	Active        bool `protobuf:"varint,5,opt,name=active" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredModel) Reset() {
+	*x = StoredModel{}
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredModel) ProtoMessage() {}
+
+func (x *StoredModel) ProtoReflect() protoreflect.Message {
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredModel.ProtoReflect.Descriptor instead.
+func (*StoredModel) Descriptor() ([]byte, []int) {
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *StoredModel) GetModel() *Model {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+func (x *StoredModel) GetParentVersion() string {
+	if x != nil {
+		return x.ParentVersion
+	}
+	return ""
+}
+
+func (x *StoredModel) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *StoredModel) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *StoredModel) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+// ActivateModelRequest names the stored version to serve.
+type ActivateModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version to make active: any stored version, older (a rollback) or
+	// newer. An unknown version gets NOT_FOUND.
+	Version       string `protobuf:"bytes,1,opt,name=version" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateModelRequest) Reset() {
+	*x = ActivateModelRequest{}
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateModelRequest) ProtoMessage() {}
+
+func (x *ActivateModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateModelRequest.ProtoReflect.Descriptor instead.
+func (*ActivateModelRequest) Descriptor() ([]byte, []int) {
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ActivateModelRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// ActivateModelResponse reports a change of the active version.
+type ActivateModelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model now active.
+	Model *Model `protobuf:"bytes,1,opt,name=model" json:"model,omitempty"`
+	// The version that was active before.
+	PreviousVersion string `protobuf:"bytes,2,opt,name=previous_version,json=previousVersion" json:"previous_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ActivateModelResponse) Reset() {
+	*x = ActivateModelResponse{}
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateModelResponse) ProtoMessage() {}
+
+func (x *ActivateModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateModelResponse.ProtoReflect.Descriptor instead.
+func (*ActivateModelResponse) Descriptor() ([]byte, []int) {
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ActivateModelResponse) GetModel() *Model {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+func (x *ActivateModelResponse) GetPreviousVersion() string {
+	if x != nil {
+		return x.PreviousVersion
+	}
+	return ""
+}
+
 // Model describes a trained model.
 type Model struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -950,13 +1252,17 @@ type Model struct {
 	// The cross-validated evaluation of the model's algorithm on its training
 	// samples.
 	CrossValidation *EvaluationReport `protobuf:"bytes,10,opt,name=cross_validation,json=crossValidation" json:"cross_validation,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Each label's decision threshold: the label is assigned when its
+	// confidence reaches the threshold. Thresholds maximise the label's
+	// cross-validated F1, so a rare label can be assigned below 0.5.
+	Thresholds    map[string]float64 `protobuf:"bytes,11,rep,name=thresholds" json:"thresholds,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[14]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1274,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[14]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1287,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{14}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Model) GetVersion() string {
@@ -1054,6 +1360,13 @@ func (x *Model) GetCrossValidation() *EvaluationReport {
 	return nil
 }
 
+func (x *Model) GetThresholds() map[string]float64 {
+	if x != nil {
+		return x.Thresholds
+	}
+	return nil
+}
+
 // EvaluationReport measures a model against labelled samples.
 type EvaluationReport struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1078,7 +1391,7 @@ type EvaluationReport struct {
 
 func (x *EvaluationReport) Reset() {
 	*x = EvaluationReport{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[15]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1403,7 @@ func (x *EvaluationReport) String() string {
 func (*EvaluationReport) ProtoMessage() {}
 
 func (x *EvaluationReport) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[15]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1416,7 @@ func (x *EvaluationReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluationReport.ProtoReflect.Descriptor instead.
 func (*EvaluationReport) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{15}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EvaluationReport) GetSamples() int32 {
@@ -1174,7 +1487,7 @@ type LabelMetrics struct {
 
 func (x *LabelMetrics) Reset() {
 	*x = LabelMetrics{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[16]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1499,7 @@ func (x *LabelMetrics) String() string {
 func (*LabelMetrics) ProtoMessage() {}
 
 func (x *LabelMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[16]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1512,7 @@ func (x *LabelMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelMetrics.ProtoReflect.Descriptor instead.
 func (*LabelMetrics) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{16}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LabelMetrics) GetLabel() string {
@@ -1272,7 +1585,7 @@ type TrainOptions struct {
 
 func (x *TrainOptions) Reset() {
 	*x = TrainOptions{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[17]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1597,7 @@ func (x *TrainOptions) String() string {
 func (*TrainOptions) ProtoMessage() {}
 
 func (x *TrainOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[17]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1610,7 @@ func (x *TrainOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainOptions.ProtoReflect.Descriptor instead.
 func (*TrainOptions) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{17}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TrainOptions) GetAlgorithm() string {
@@ -1374,7 +1687,7 @@ type Sample struct {
 
 func (x *Sample) Reset() {
 	*x = Sample{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[18]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1699,7 @@ func (x *Sample) String() string {
 func (*Sample) ProtoMessage() {}
 
 func (x *Sample) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[18]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1712,7 @@ func (x *Sample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sample.ProtoReflect.Descriptor instead.
 func (*Sample) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{18}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Sample) GetTitle() string {
@@ -1438,7 +1751,7 @@ type TrainRequest struct {
 
 func (x *TrainRequest) Reset() {
 	*x = TrainRequest{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[19]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1763,7 @@ func (x *TrainRequest) String() string {
 func (*TrainRequest) ProtoMessage() {}
 
 func (x *TrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[19]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1776,7 @@ func (x *TrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainRequest.ProtoReflect.Descriptor instead.
 func (*TrainRequest) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{19}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TrainRequest) GetOptions() *TrainOptions {
@@ -1495,7 +1808,7 @@ type TrainResponse struct {
 
 func (x *TrainResponse) Reset() {
 	*x = TrainResponse{}
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[20]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1820,7 @@ func (x *TrainResponse) String() string {
 func (*TrainResponse) ProtoMessage() {}
 
 func (x *TrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_artclass_v1_classifier_service_proto_msgTypes[20]
+	mi := &file_artclass_v1_classifier_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,7 +1833,7 @@ func (x *TrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainResponse.ProtoReflect.Descriptor instead.
 func (*TrainResponse) Descriptor() ([]byte, []int) {
-	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{20}
+	return file_artclass_v1_classifier_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TrainResponse) GetModel() *Model {
@@ -1548,16 +1861,24 @@ var File_artclass_v1_classifier_service_proto protoreflect.FileDescriptor
 
 const file_artclass_v1_classifier_service_proto_rawDesc = "" +
 	"\n" +
-	"$artclass/v1/classifier_service.proto\x12\vartclass.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x01\n" +
-	"\x0fClassifyRequest\x12\x1b\n" +
-	"\x05title\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\x05title\x12\x19\n" +
-	"\x04text\x18\x02 \x01(\tB\x05\xaa\x01\x02 \x03R\x04text\x12\x13\n" +
-	"\x05top_k\x18\x03 \x01(\x05R\x04topK\x12%\n" +
-	"\x0emin_confidence\x18\x04 \x01(\x01R\rminConfidence\"{\n" +
+	"$artclass/v1/classifier_service.proto\x12\vartclass.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"n\n" +
+	"\x0fClassifyRequest\x12.\n" +
+	"\aarticle\x18\x01 \x01(\v2\x14.artclass.v1.ArticleR\aarticle\x12+\n" +
+	"\x06filter\x18\x02 \x01(\v2\x13.artclass.v1.FilterR\x06filter\"D\n" +
+	"\x06Filter\x12\x13\n" +
+	"\x05top_k\x18\x01 \x01(\x05R\x04topK\x12%\n" +
+	"\x0emin_confidence\x18\x02 \x01(\x01R\rminConfidence\"\xe0\x01\n" +
 	"\x10ClassifyResponse\x12*\n" +
 	"\x06topics\x18\x01 \x03(\v2\x12.artclass.v1.TopicR\x06topics\x12\x16\n" +
 	"\x06labels\x18\x02 \x03(\tR\x06labels\x12#\n" +
-	"\rmodel_version\x18\x03 \x01(\tR\fmodelVersion\"\x82\x01\n" +
+	"\rmodel_version\x18\x03 \x01(\tR\fmodelVersion\x121\n" +
+	"\bcoverage\x18\x04 \x01(\v2\x15.artclass.v1.CoverageR\bcoverage\x120\n" +
+	"\bwarnings\x18\x05 \x03(\x0e2\x14.artclass.v1.WarningR\bwarnings\"f\n" +
+	"\bCoverage\x12\x16\n" +
+	"\x06tokens\x18\x01 \x01(\x05R\x06tokens\x12!\n" +
+	"\fknown_tokens\x18\x02 \x01(\x05R\vknownTokens\x12\x1f\n" +
+	"\vknown_share\x18\x03 \x01(\x01R\n" +
+	"knownShare\"\x82\x01\n" +
 	"\x05Topic\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x1e\n" +
 	"\n" +
@@ -1567,40 +1888,47 @@ const file_artclass_v1_classifier_service_proto_rawDesc = "" +
 	"\x05terms\x18\x04 \x03(\v2\x11.artclass.v1.TermR\x05terms\"2\n" +
 	"\x04Term\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\tR\x04term\x12\x16\n" +
-	"\x06weight\x18\x02 \x01(\x01R\x06weight\"A\n" +
-	"\aArticle\x12\x1b\n" +
+	"\x06weight\x18\x02 \x01(\x01R\x06weight\"X\n" +
+	"\aArticle\x12\x15\n" +
+	"\x02id\x18\x03 \x01(\tB\x05\xaa\x01\x02 \x03R\x02id\x12\x1b\n" +
 	"\x05title\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\x05title\x12\x19\n" +
-	"\x04text\x18\x02 \x01(\tB\x05\xaa\x01\x02 \x03R\x04text\"\x84\x01\n" +
+	"\x04text\x18\x02 \x01(\tB\x05\xaa\x01\x02 \x03R\x04text\"u\n" +
 	"\x14ClassifyBatchRequest\x120\n" +
-	"\barticles\x18\x01 \x03(\v2\x14.artclass.v1.ArticleR\barticles\x12\x13\n" +
-	"\x05top_k\x18\x02 \x01(\x05R\x04topK\x12%\n" +
-	"\x0emin_confidence\x18\x03 \x01(\x01R\rminConfidence\"r\n" +
+	"\barticles\x18\x01 \x03(\v2\x14.artclass.v1.ArticleR\barticles\x12+\n" +
+	"\x06filter\x18\x02 \x01(\v2\x13.artclass.v1.FilterR\x06filter\"r\n" +
 	"\x15ClassifyBatchResponse\x124\n" +
 	"\aresults\x18\x01 \x03(\v2\x1a.artclass.v1.ArticleResultR\aresults\x12#\n" +
-	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\"\x93\x01\n" +
-	"\rArticleResult\x12G\n" +
-	"\x0eclassification\x18\x01 \x01(\v2\x1d.artclass.v1.ClassifyResponseH\x00R\x0eclassification\x12.\n" +
-	"\x05error\x18\x02 \x01(\v2\x16.artclass.v1.ItemErrorH\x00R\x05errorB\t\n" +
-	"\aoutcome\"\x81\x01\n" +
-	"\tItemError\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\x12F\n" +
-	"\x10field_violations\x18\x03 \x03(\v2\x1b.artclass.v1.FieldViolationR\x0ffieldViolations\"H\n" +
-	"\x0eFieldViolation\x12\x14\n" +
-	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription\"\xa2\x01\n" +
-	"\x15ClassifyStreamRequest\x12\x15\n" +
-	"\x02id\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\x02id\x12\x1b\n" +
-	"\x05title\x18\x02 \x01(\tB\x05\xaa\x01\x02 \x03R\x05title\x12\x19\n" +
-	"\x04text\x18\x03 \x01(\tB\x05\xaa\x01\x02 \x03R\x04text\x12\x13\n" +
-	"\x05top_k\x18\x04 \x01(\x05R\x04topK\x12%\n" +
-	"\x0emin_confidence\x18\x05 \x01(\x01R\rminConfidence\"\\\n" +
-	"\x16ClassifyStreamResponse\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
-	"\x06result\x18\x02 \x01(\v2\x1a.artclass.v1.ArticleResultR\x06result\"\x11\n" +
-	"\x0fGetModelRequest\"<\n" +
+	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\"\x9f\x01\n" +
+	"\rArticleResult\x12\x0e\n" +
+	"\x02id\x18\x03 \x01(\tR\x02id\x12G\n" +
+	"\x0eclassification\x18\x01 \x01(\v2\x1d.artclass.v1.ClassifyResponseH\x00R\x0eclassification\x12*\n" +
+	"\x05error\x18\x02 \x01(\v2\x12.google.rpc.StatusH\x00R\x05errorB\t\n" +
+	"\aoutcome\"t\n" +
+	"\x15ClassifyStreamRequest\x12.\n" +
+	"\aarticle\x18\x01 \x01(\v2\x14.artclass.v1.ArticleR\aarticle\x12+\n" +
+	"\x06filter\x18\x02 \x01(\v2\x13.artclass.v1.FilterR\x06filter\"L\n" +
+	"\x16ClassifyStreamResponse\x122\n" +
+	"\x06result\x18\x01 \x01(\v2\x1a.artclass.v1.ArticleResultR\x06result\"\x11\n" +
+	"\x0fGetModelRequest\"n\n" +
 	"\x10GetModelResponse\x12(\n" +
-	"\x05model\x18\x01 \x01(\v2\x12.artclass.v1.ModelR\x05model\"\xe9\x03\n" +
+	"\x05model\x18\x01 \x01(\v2\x12.artclass.v1.ModelR\x05model\x120\n" +
+	"\x14store_active_version\x18\x02 \x01(\tR\x12storeActiveVersion\"\x13\n" +
+	"\x11ListModelsRequest\"m\n" +
+	"\x12ListModelsResponse\x120\n" +
+	"\x06models\x18\x01 \x03(\v2\x18.artclass.v1.StoredModelR\x06models\x12%\n" +
+	"\x0eactive_version\x18\x02 \x01(\tR\ractiveVersion\"\xad\x01\n" +
+	"\vStoredModel\x12(\n" +
+	"\x05model\x18\x01 \x01(\v2\x12.artclass.v1.ModelR\x05model\x12%\n" +
+	"\x0eparent_version\x18\x02 \x01(\tR\rparentVersion\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06active\x18\x05 \x01(\bR\x06active\"0\n" +
+	"\x14ActivateModelRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\"l\n" +
+	"\x15ActivateModelResponse\x12(\n" +
+	"\x05model\x18\x01 \x01(\v2\x12.artclass.v1.ModelR\x05model\x12)\n" +
+	"\x10previous_version\x18\x02 \x01(\tR\x0fpreviousVersion\"\xec\x04\n" +
 	"\x05Model\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
 	"\x06labels\x18\x02 \x03(\tR\x06labels\x12;\n" +
@@ -1613,10 +1941,16 @@ const file_artclass_v1_classifier_service_proto_rawDesc = "" +
 	"\talgorithm\x18\b \x01(\tR\talgorithm\x123\n" +
 	"\aoptions\x18\t \x01(\v2\x19.artclass.v1.TrainOptionsR\aoptions\x12H\n" +
 	"\x10cross_validation\x18\n" +
-	" \x01(\v2\x1d.artclass.v1.EvaluationReportR\x0fcrossValidation\x1a>\n" +
+	" \x01(\v2\x1d.artclass.v1.EvaluationReportR\x0fcrossValidation\x12B\n" +
+	"\n" +
+	"thresholds\x18\v \x03(\v2\".artclass.v1.Model.ThresholdsEntryR\n" +
+	"thresholds\x1a>\n" +
 	"\x10LabelCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x97\x02\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
+	"\x0fThresholdsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x97\x02\n" +
 	"\x10EvaluationReport\x12\x18\n" +
 	"\asamples\x18\x01 \x01(\x05R\asamples\x12\x19\n" +
 	"\bmicro_f1\x18\x02 \x01(\x01R\amicroF1\x12\x19\n" +
@@ -1651,13 +1985,20 @@ const file_artclass_v1_classifier_service_proto_rawDesc = "" +
 	"\rTrainResponse\x12(\n" +
 	"\x05model\x18\x01 \x01(\v2\x12.artclass.v1.ModelR\x05model\x12)\n" +
 	"\x10previous_version\x18\x02 \x01(\tR\x0fpreviousVersion\x12*\n" +
-	"\x11previous_macro_f1\x18\x03 \x01(\x01R\x0fpreviousMacroF12\xad\x03\n" +
-	"\x11ClassifierService\x12L\n" +
-	"\bClassify\x12\x1c.artclass.v1.ClassifyRequest\x1a\x1d.artclass.v1.ClassifyResponse\"\x03\x90\x02\x01\x12[\n" +
-	"\rClassifyBatch\x12!.artclass.v1.ClassifyBatchRequest\x1a\".artclass.v1.ClassifyBatchResponse\"\x03\x90\x02\x01\x12]\n" +
-	"\x0eClassifyStream\x12\".artclass.v1.ClassifyStreamRequest\x1a#.artclass.v1.ClassifyStreamResponse(\x010\x01\x12L\n" +
-	"\bGetModel\x12\x1c.artclass.v1.GetModelRequest\x1a\x1d.artclass.v1.GetModelResponse\"\x03\x90\x02\x01\x12@\n" +
-	"\x05Train\x12\x19.artclass.v1.TrainRequest\x1a\x1a.artclass.v1.TrainResponse(\x01B\xb6\x01\n" +
+	"\x11previous_macro_f1\x18\x03 \x01(\x01R\x0fpreviousMacroF1*<\n" +
+	"\aWarning\x12\x17\n" +
+	"\x13WARNING_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14WARNING_LOW_COVERAGE\x10\x012\x98\x06\n" +
+	"\x11ClassifierService\x12c\n" +
+	"\bClassify\x12\x1c.artclass.v1.ClassifyRequest\x1a\x1d.artclass.v1.ClassifyResponse\"\x1a\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/classify\x90\x02\x01\x12x\n" +
+	"\rClassifyBatch\x12!.artclass.v1.ClassifyBatchRequest\x1a\".artclass.v1.ClassifyBatchResponse\" \x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/classify:batch\x90\x02\x01\x12}\n" +
+	"\x0eClassifyStream\x12\".artclass.v1.ClassifyStreamRequest\x1a#.artclass.v1.ClassifyStreamResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/classify:stream(\x010\x01\x12]\n" +
+	"\bGetModel\x12\x1c.artclass.v1.GetModelRequest\x1a\x1d.artclass.v1.GetModelResponse\"\x14\x82\xd3\xe4\x93\x02\v\x12\t/v1/model\x90\x02\x01\x12d\n" +
+	"\n" +
+	"ListModels\x12\x1e.artclass.v1.ListModelsRequest\x1a\x1f.artclass.v1.ListModelsResponse\"\x15\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"/v1/models\x90\x02\x01\x12\x80\x01\n" +
+	"\rActivateModel\x12!.artclass.v1.ActivateModelRequest\x1a\".artclass.v1.ActivateModelResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/models/{version}:activate\x12]\n" +
+	"\x05Train\x12\x19.artclass.v1.TrainRequest\x1a\x1a.artclass.v1.TrainResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/models:train(\x01B\xb6\x01\n" +
 	"\x0fcom.artclass.v1B\x16ClassifierServiceProtoP\x01Z9github.com/artclass/artclass/proto/artclass/v1;artclassv1\xa2\x02\x03AXX\xaa\x02\vArtclass.V1\xca\x02\vArtclass\\V1\xe2\x02\x17Artclass\\V1\\GPBMetadata\xea\x02\fArtclass::V1\x92\x03\x02\b\x02b\beditionsp\xe8\a"
 
 var (
@@ -1672,65 +2013,88 @@ func file_artclass_v1_classifier_service_proto_rawDescGZIP() []byte {
 	return file_artclass_v1_classifier_service_proto_rawDescData
 }
 
-var file_artclass_v1_classifier_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_artclass_v1_classifier_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_artclass_v1_classifier_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_artclass_v1_classifier_service_proto_goTypes = []any{
-	(*ClassifyRequest)(nil),        // 0: artclass.v1.ClassifyRequest
-	(*ClassifyResponse)(nil),       // 1: artclass.v1.ClassifyResponse
-	(*Topic)(nil),                  // 2: artclass.v1.Topic
-	(*Term)(nil),                   // 3: artclass.v1.Term
-	(*Article)(nil),                // 4: artclass.v1.Article
-	(*ClassifyBatchRequest)(nil),   // 5: artclass.v1.ClassifyBatchRequest
-	(*ClassifyBatchResponse)(nil),  // 6: artclass.v1.ClassifyBatchResponse
-	(*ArticleResult)(nil),          // 7: artclass.v1.ArticleResult
-	(*ItemError)(nil),              // 8: artclass.v1.ItemError
-	(*FieldViolation)(nil),         // 9: artclass.v1.FieldViolation
-	(*ClassifyStreamRequest)(nil),  // 10: artclass.v1.ClassifyStreamRequest
-	(*ClassifyStreamResponse)(nil), // 11: artclass.v1.ClassifyStreamResponse
-	(*GetModelRequest)(nil),        // 12: artclass.v1.GetModelRequest
-	(*GetModelResponse)(nil),       // 13: artclass.v1.GetModelResponse
-	(*Model)(nil),                  // 14: artclass.v1.Model
-	(*EvaluationReport)(nil),       // 15: artclass.v1.EvaluationReport
-	(*LabelMetrics)(nil),           // 16: artclass.v1.LabelMetrics
-	(*TrainOptions)(nil),           // 17: artclass.v1.TrainOptions
-	(*Sample)(nil),                 // 18: artclass.v1.Sample
-	(*TrainRequest)(nil),           // 19: artclass.v1.TrainRequest
-	(*TrainResponse)(nil),          // 20: artclass.v1.TrainResponse
-	nil,                            // 21: artclass.v1.Model.LabelCountsEntry
-	(*timestamppb.Timestamp)(nil),  // 22: google.protobuf.Timestamp
+	(Warning)(0),                   // 0: artclass.v1.Warning
+	(*ClassifyRequest)(nil),        // 1: artclass.v1.ClassifyRequest
+	(*Filter)(nil),                 // 2: artclass.v1.Filter
+	(*ClassifyResponse)(nil),       // 3: artclass.v1.ClassifyResponse
+	(*Coverage)(nil),               // 4: artclass.v1.Coverage
+	(*Topic)(nil),                  // 5: artclass.v1.Topic
+	(*Term)(nil),                   // 6: artclass.v1.Term
+	(*Article)(nil),                // 7: artclass.v1.Article
+	(*ClassifyBatchRequest)(nil),   // 8: artclass.v1.ClassifyBatchRequest
+	(*ClassifyBatchResponse)(nil),  // 9: artclass.v1.ClassifyBatchResponse
+	(*ArticleResult)(nil),          // 10: artclass.v1.ArticleResult
+	(*ClassifyStreamRequest)(nil),  // 11: artclass.v1.ClassifyStreamRequest
+	(*ClassifyStreamResponse)(nil), // 12: artclass.v1.ClassifyStreamResponse
+	(*GetModelRequest)(nil),        // 13: artclass.v1.GetModelRequest
+	(*GetModelResponse)(nil),       // 14: artclass.v1.GetModelResponse
+	(*ListModelsRequest)(nil),      // 15: artclass.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),     // 16: artclass.v1.ListModelsResponse
+	(*StoredModel)(nil),            // 17: artclass.v1.StoredModel
+	(*ActivateModelRequest)(nil),   // 18: artclass.v1.ActivateModelRequest
+	(*ActivateModelResponse)(nil),  // 19: artclass.v1.ActivateModelResponse
+	(*Model)(nil),                  // 20: artclass.v1.Model
+	(*EvaluationReport)(nil),       // 21: artclass.v1.EvaluationReport
+	(*LabelMetrics)(nil),           // 22: artclass.v1.LabelMetrics
+	(*TrainOptions)(nil),           // 23: artclass.v1.TrainOptions
+	(*Sample)(nil),                 // 24: artclass.v1.Sample
+	(*TrainRequest)(nil),           // 25: artclass.v1.TrainRequest
+	(*TrainResponse)(nil),          // 26: artclass.v1.TrainResponse
+	nil,                            // 27: artclass.v1.Model.LabelCountsEntry
+	nil,                            // 28: artclass.v1.Model.ThresholdsEntry
+	(*status.Status)(nil),          // 29: google.rpc.Status
+	(*timestamppb.Timestamp)(nil),  // 30: google.protobuf.Timestamp
 }
 var file_artclass_v1_classifier_service_proto_depIdxs = []int32{
-	2,  // 0: artclass.v1.ClassifyResponse.topics:type_name -> artclass.v1.Topic
-	3,  // 1: artclass.v1.Topic.terms:type_name -> artclass.v1.Term
-	4,  // 2: artclass.v1.ClassifyBatchRequest.articles:type_name -> artclass.v1.Article
-	7,  // 3: artclass.v1.ClassifyBatchResponse.results:type_name -> artclass.v1.ArticleResult
-	1,  // 4: artclass.v1.ArticleResult.classification:type_name -> artclass.v1.ClassifyResponse
-	8,  // 5: artclass.v1.ArticleResult.error:type_name -> artclass.v1.ItemError
-	9,  // 6: artclass.v1.ItemError.field_violations:type_name -> artclass.v1.FieldViolation
-	7,  // 7: artclass.v1.ClassifyStreamResponse.result:type_name -> artclass.v1.ArticleResult
-	14, // 8: artclass.v1.GetModelResponse.model:type_name -> artclass.v1.Model
-	22, // 9: artclass.v1.Model.create_time:type_name -> google.protobuf.Timestamp
-	21, // 10: artclass.v1.Model.label_counts:type_name -> artclass.v1.Model.LabelCountsEntry
-	17, // 11: artclass.v1.Model.options:type_name -> artclass.v1.TrainOptions
-	15, // 12: artclass.v1.Model.cross_validation:type_name -> artclass.v1.EvaluationReport
-	16, // 13: artclass.v1.EvaluationReport.labels:type_name -> artclass.v1.LabelMetrics
-	17, // 14: artclass.v1.TrainRequest.options:type_name -> artclass.v1.TrainOptions
-	18, // 15: artclass.v1.TrainRequest.samples:type_name -> artclass.v1.Sample
-	14, // 16: artclass.v1.TrainResponse.model:type_name -> artclass.v1.Model
-	0,  // 17: artclass.v1.ClassifierService.Classify:input_type -> artclass.v1.ClassifyRequest
-	5,  // 18: artclass.v1.ClassifierService.ClassifyBatch:input_type -> artclass.v1.ClassifyBatchRequest
-	10, // 19: artclass.v1.ClassifierService.ClassifyStream:input_type -> artclass.v1.ClassifyStreamRequest
-	12, // 20: artclass.v1.ClassifierService.GetModel:input_type -> artclass.v1.GetModelRequest
-	19, // 21: artclass.v1.ClassifierService.Train:input_type -> artclass.v1.TrainRequest
-	1,  // 22: artclass.v1.ClassifierService.Classify:output_type -> artclass.v1.ClassifyResponse
-	6,  // 23: artclass.v1.ClassifierService.ClassifyBatch:output_type -> artclass.v1.ClassifyBatchResponse
-	11, // 24: artclass.v1.ClassifierService.ClassifyStream:output_type -> artclass.v1.ClassifyStreamResponse
-	13, // 25: artclass.v1.ClassifierService.GetModel:output_type -> artclass.v1.GetModelResponse
-	20, // 26: artclass.v1.ClassifierService.Train:output_type -> artclass.v1.TrainResponse
-	22, // [22:27] is the sub-list for method output_type
-	17, // [17:22] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	7,  // 0: artclass.v1.ClassifyRequest.article:type_name -> artclass.v1.Article
+	2,  // 1: artclass.v1.ClassifyRequest.filter:type_name -> artclass.v1.Filter
+	5,  // 2: artclass.v1.ClassifyResponse.topics:type_name -> artclass.v1.Topic
+	4,  // 3: artclass.v1.ClassifyResponse.coverage:type_name -> artclass.v1.Coverage
+	0,  // 4: artclass.v1.ClassifyResponse.warnings:type_name -> artclass.v1.Warning
+	6,  // 5: artclass.v1.Topic.terms:type_name -> artclass.v1.Term
+	7,  // 6: artclass.v1.ClassifyBatchRequest.articles:type_name -> artclass.v1.Article
+	2,  // 7: artclass.v1.ClassifyBatchRequest.filter:type_name -> artclass.v1.Filter
+	10, // 8: artclass.v1.ClassifyBatchResponse.results:type_name -> artclass.v1.ArticleResult
+	3,  // 9: artclass.v1.ArticleResult.classification:type_name -> artclass.v1.ClassifyResponse
+	29, // 10: artclass.v1.ArticleResult.error:type_name -> google.rpc.Status
+	7,  // 11: artclass.v1.ClassifyStreamRequest.article:type_name -> artclass.v1.Article
+	2,  // 12: artclass.v1.ClassifyStreamRequest.filter:type_name -> artclass.v1.Filter
+	10, // 13: artclass.v1.ClassifyStreamResponse.result:type_name -> artclass.v1.ArticleResult
+	20, // 14: artclass.v1.GetModelResponse.model:type_name -> artclass.v1.Model
+	17, // 15: artclass.v1.ListModelsResponse.models:type_name -> artclass.v1.StoredModel
+	20, // 16: artclass.v1.StoredModel.model:type_name -> artclass.v1.Model
+	20, // 17: artclass.v1.ActivateModelResponse.model:type_name -> artclass.v1.Model
+	30, // 18: artclass.v1.Model.create_time:type_name -> google.protobuf.Timestamp
+	27, // 19: artclass.v1.Model.label_counts:type_name -> artclass.v1.Model.LabelCountsEntry
+	23, // 20: artclass.v1.Model.options:type_name -> artclass.v1.TrainOptions
+	21, // 21: artclass.v1.Model.cross_validation:type_name -> artclass.v1.EvaluationReport
+	28, // 22: artclass.v1.Model.thresholds:type_name -> artclass.v1.Model.ThresholdsEntry
+	22, // 23: artclass.v1.EvaluationReport.labels:type_name -> artclass.v1.LabelMetrics
+	23, // 24: artclass.v1.TrainRequest.options:type_name -> artclass.v1.TrainOptions
+	24, // 25: artclass.v1.TrainRequest.samples:type_name -> artclass.v1.Sample
+	20, // 26: artclass.v1.TrainResponse.model:type_name -> artclass.v1.Model
+	1,  // 27: artclass.v1.ClassifierService.Classify:input_type -> artclass.v1.ClassifyRequest
+	8,  // 28: artclass.v1.ClassifierService.ClassifyBatch:input_type -> artclass.v1.ClassifyBatchRequest
+	11, // 29: artclass.v1.ClassifierService.ClassifyStream:input_type -> artclass.v1.ClassifyStreamRequest
+	13, // 30: artclass.v1.ClassifierService.GetModel:input_type -> artclass.v1.GetModelRequest
+	15, // 31: artclass.v1.ClassifierService.ListModels:input_type -> artclass.v1.ListModelsRequest
+	18, // 32: artclass.v1.ClassifierService.ActivateModel:input_type -> artclass.v1.ActivateModelRequest
+	25, // 33: artclass.v1.ClassifierService.Train:input_type -> artclass.v1.TrainRequest
+	3,  // 34: artclass.v1.ClassifierService.Classify:output_type -> artclass.v1.ClassifyResponse
+	9,  // 35: artclass.v1.ClassifierService.ClassifyBatch:output_type -> artclass.v1.ClassifyBatchResponse
+	12, // 36: artclass.v1.ClassifierService.ClassifyStream:output_type -> artclass.v1.ClassifyStreamResponse
+	14, // 37: artclass.v1.ClassifierService.GetModel:output_type -> artclass.v1.GetModelResponse
+	16, // 38: artclass.v1.ClassifierService.ListModels:output_type -> artclass.v1.ListModelsResponse
+	19, // 39: artclass.v1.ClassifierService.ActivateModel:output_type -> artclass.v1.ActivateModelResponse
+	26, // 40: artclass.v1.ClassifierService.Train:output_type -> artclass.v1.TrainResponse
+	34, // [34:41] is the sub-list for method output_type
+	27, // [27:34] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_artclass_v1_classifier_service_proto_init() }
@@ -1738,7 +2102,7 @@ func file_artclass_v1_classifier_service_proto_init() {
 	if File_artclass_v1_classifier_service_proto != nil {
 		return
 	}
-	file_artclass_v1_classifier_service_proto_msgTypes[7].OneofWrappers = []any{
+	file_artclass_v1_classifier_service_proto_msgTypes[9].OneofWrappers = []any{
 		(*ArticleResult_Classification)(nil),
 		(*ArticleResult_Error)(nil),
 	}
@@ -1747,13 +2111,14 @@ func file_artclass_v1_classifier_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_artclass_v1_classifier_service_proto_rawDesc), len(file_artclass_v1_classifier_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   22,
+			NumEnums:      1,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_artclass_v1_classifier_service_proto_goTypes,
 		DependencyIndexes: file_artclass_v1_classifier_service_proto_depIdxs,
+		EnumInfos:         file_artclass_v1_classifier_service_proto_enumTypes,
 		MessageInfos:      file_artclass_v1_classifier_service_proto_msgTypes,
 	}.Build()
 	File_artclass_v1_classifier_service_proto = out.File

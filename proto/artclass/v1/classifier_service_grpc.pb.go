@@ -26,6 +26,8 @@ const (
 	ClassifierService_ClassifyBatch_FullMethodName  = "/artclass.v1.ClassifierService/ClassifyBatch"
 	ClassifierService_ClassifyStream_FullMethodName = "/artclass.v1.ClassifierService/ClassifyStream"
 	ClassifierService_GetModel_FullMethodName       = "/artclass.v1.ClassifierService/GetModel"
+	ClassifierService_ListModels_FullMethodName     = "/artclass.v1.ClassifierService/ListModels"
+	ClassifierService_ActivateModel_FullMethodName  = "/artclass.v1.ClassifierService/ActivateModel"
 	ClassifierService_Train_FullMethodName          = "/artclass.v1.ClassifierService/Train"
 )
 
@@ -46,14 +48,14 @@ type ClassifierServiceClient interface {
 	// An empty or blank text, text or title that is not valid UTF-8 or longer
 	// than the server's limit (1 MiB by default), a negative top_k, or a
 	// min_confidence outside [0, 1] gets INVALID_ARGUMENT with a
-	// BadRequest.FieldViolation. The server answers UNAVAILABLE while it has no
-	// model loaded.
+	// BadRequest.FieldViolation ("article.text", "filter.top_k"). The server
+	// answers UNAVAILABLE while it has no model loaded.
 	Classify(ctx context.Context, in *ClassifyRequest, opts ...grpc.CallOption) (*ClassifyResponse, error)
 	// ClassifyBatch scores up to the server's batch limit (1,000 articles by
 	// default) in one call. An article that cannot be classified gets its own
 	// error in its slot and does not fail the others. An empty batch, a batch
-	// over the limit, a negative top_k or a min_confidence outside [0, 1] fails
-	// the whole call with INVALID_ARGUMENT.
+	// over the limit or a bad filter fails the whole call with
+	// INVALID_ARGUMENT.
 	ClassifyBatch(ctx context.Context, in *ClassifyBatchRequest, opts ...grpc.CallOption) (*ClassifyBatchResponse, error)
 	// ClassifyStream scores articles as a client pushes them, for pipelines.
 	// The server reads one request, answers it, then reads the next, so the
@@ -62,24 +64,39 @@ type ClassifierServiceClient interface {
 	// stays bounded. A bad article gets an error in its response and the
 	// stream goes on.
 	ClassifyStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ClassifyStreamRequest, ClassifyStreamResponse], error)
-	// GetModel describes the active model: its version, labels, creation time,
-	// training sample counts and cross-validated metrics. It answers
-	// UNAVAILABLE while the server has no model loaded.
+	// GetModel describes the model this replica serves: its version, labels,
+	// thresholds, creation time, training sample counts and cross-validated
+	// metrics, and the store's active version when the server follows a
+	// store. It answers UNAVAILABLE while the server has no model loaded.
 	GetModel(ctx context.Context, in *GetModelRequest, opts ...grpc.CallOption) (*GetModelResponse, error)
+	// ListModels lists every model version in the server's model store and
+	// which one is active. It needs the administrator's bearer token, as
+	// Train does; a server without a store answers FAILED_PRECONDITION.
+	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
+	// ActivateModel makes a stored version the active one: a rollback or a
+	// roll forward chosen by a person, so the quality gate does not apply.
+	// Every replica following the store serves it within one poll interval.
+	// It needs the administrator's bearer token. An unknown version gets
+	// NOT_FOUND; a version that does not load gets FAILED_PRECONDITION; a
+	// concurrent change of the active version gets ABORTED naming the version
+	// now active.
+	ActivateModel(ctx context.Context, in *ActivateModelRequest, opts ...grpc.CallOption) (*ActivateModelResponse, error)
 	// Train retrains the model from the labelled samples a client streams.
 	// The first message carries the options; every message may carry samples.
 	// When the stream ends the server trains and cross-validates a model,
-	// writes it atomically into its model directory and makes it the active
-	// model; calls in flight finish on the model they started with.
+	// stores it, and makes it the active version; calls in flight finish on
+	// the model they started with.
 	//
 	// Train needs `authorization: Bearer TOKEN` metadata: a missing or wrong
 	// token gets UNAUTHENTICATED, and a server started without an admin token
 	// answers PERMISSION_DENIED. Invalid options or samples get
 	// INVALID_ARGUMENT naming the sample's 0-based index and the problem; too
 	// many samples or bytes get RESOURCE_EXHAUSTED. A call made while another
-	// training runs gets ABORTED at once. A model whose cross-validated
-	// macro-F1 is more than 0.02 below the active model's is refused with
-	// FAILED_PRECONDITION naming both figures, unless options.force is set.
+	// training runs on this server gets ABORTED at once, and so does a model
+	// whose promotion lost a race with another replica's (the error names the
+	// version now active). A model whose cross-validated macro-F1 is more
+	// than 0.02 below the active model's is refused with FAILED_PRECONDITION
+	// naming both figures, unless options.force is set.
 	Train(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[TrainRequest, TrainResponse], error)
 }
 
@@ -134,6 +151,26 @@ func (c *classifierServiceClient) GetModel(ctx context.Context, in *GetModelRequ
 	return out, nil
 }
 
+func (c *classifierServiceClient) ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListModelsResponse)
+	err := c.cc.Invoke(ctx, ClassifierService_ListModels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *classifierServiceClient) ActivateModel(ctx context.Context, in *ActivateModelRequest, opts ...grpc.CallOption) (*ActivateModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ActivateModelResponse)
+	err := c.cc.Invoke(ctx, ClassifierService_ActivateModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *classifierServiceClient) Train(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[TrainRequest, TrainResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &ClassifierService_ServiceDesc.Streams[1], ClassifierService_Train_FullMethodName, cOpts...)
@@ -164,14 +201,14 @@ type ClassifierServiceServer interface {
 	// An empty or blank text, text or title that is not valid UTF-8 or longer
 	// than the server's limit (1 MiB by default), a negative top_k, or a
 	// min_confidence outside [0, 1] gets INVALID_ARGUMENT with a
-	// BadRequest.FieldViolation. The server answers UNAVAILABLE while it has no
-	// model loaded.
+	// BadRequest.FieldViolation ("article.text", "filter.top_k"). The server
+	// answers UNAVAILABLE while it has no model loaded.
 	Classify(context.Context, *ClassifyRequest) (*ClassifyResponse, error)
 	// ClassifyBatch scores up to the server's batch limit (1,000 articles by
 	// default) in one call. An article that cannot be classified gets its own
 	// error in its slot and does not fail the others. An empty batch, a batch
-	// over the limit, a negative top_k or a min_confidence outside [0, 1] fails
-	// the whole call with INVALID_ARGUMENT.
+	// over the limit or a bad filter fails the whole call with
+	// INVALID_ARGUMENT.
 	ClassifyBatch(context.Context, *ClassifyBatchRequest) (*ClassifyBatchResponse, error)
 	// ClassifyStream scores articles as a client pushes them, for pipelines.
 	// The server reads one request, answers it, then reads the next, so the
@@ -180,24 +217,39 @@ type ClassifierServiceServer interface {
 	// stays bounded. A bad article gets an error in its response and the
 	// stream goes on.
 	ClassifyStream(grpc.BidiStreamingServer[ClassifyStreamRequest, ClassifyStreamResponse]) error
-	// GetModel describes the active model: its version, labels, creation time,
-	// training sample counts and cross-validated metrics. It answers
-	// UNAVAILABLE while the server has no model loaded.
+	// GetModel describes the model this replica serves: its version, labels,
+	// thresholds, creation time, training sample counts and cross-validated
+	// metrics, and the store's active version when the server follows a
+	// store. It answers UNAVAILABLE while the server has no model loaded.
 	GetModel(context.Context, *GetModelRequest) (*GetModelResponse, error)
+	// ListModels lists every model version in the server's model store and
+	// which one is active. It needs the administrator's bearer token, as
+	// Train does; a server without a store answers FAILED_PRECONDITION.
+	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
+	// ActivateModel makes a stored version the active one: a rollback or a
+	// roll forward chosen by a person, so the quality gate does not apply.
+	// Every replica following the store serves it within one poll interval.
+	// It needs the administrator's bearer token. An unknown version gets
+	// NOT_FOUND; a version that does not load gets FAILED_PRECONDITION; a
+	// concurrent change of the active version gets ABORTED naming the version
+	// now active.
+	ActivateModel(context.Context, *ActivateModelRequest) (*ActivateModelResponse, error)
 	// Train retrains the model from the labelled samples a client streams.
 	// The first message carries the options; every message may carry samples.
 	// When the stream ends the server trains and cross-validates a model,
-	// writes it atomically into its model directory and makes it the active
-	// model; calls in flight finish on the model they started with.
+	// stores it, and makes it the active version; calls in flight finish on
+	// the model they started with.
 	//
 	// Train needs `authorization: Bearer TOKEN` metadata: a missing or wrong
 	// token gets UNAUTHENTICATED, and a server started without an admin token
 	// answers PERMISSION_DENIED. Invalid options or samples get
 	// INVALID_ARGUMENT naming the sample's 0-based index and the problem; too
 	// many samples or bytes get RESOURCE_EXHAUSTED. A call made while another
-	// training runs gets ABORTED at once. A model whose cross-validated
-	// macro-F1 is more than 0.02 below the active model's is refused with
-	// FAILED_PRECONDITION naming both figures, unless options.force is set.
+	// training runs on this server gets ABORTED at once, and so does a model
+	// whose promotion lost a race with another replica's (the error names the
+	// version now active). A model whose cross-validated macro-F1 is more
+	// than 0.02 below the active model's is refused with FAILED_PRECONDITION
+	// naming both figures, unless options.force is set.
 	Train(grpc.ClientStreamingServer[TrainRequest, TrainResponse]) error
 	mustEmbedUnimplementedClassifierServiceServer()
 }
@@ -220,6 +272,12 @@ func (UnimplementedClassifierServiceServer) ClassifyStream(grpc.BidiStreamingSer
 }
 func (UnimplementedClassifierServiceServer) GetModel(context.Context, *GetModelRequest) (*GetModelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetModel not implemented")
+}
+func (UnimplementedClassifierServiceServer) ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListModels not implemented")
+}
+func (UnimplementedClassifierServiceServer) ActivateModel(context.Context, *ActivateModelRequest) (*ActivateModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ActivateModel not implemented")
 }
 func (UnimplementedClassifierServiceServer) Train(grpc.ClientStreamingServer[TrainRequest, TrainResponse]) error {
 	return status.Error(codes.Unimplemented, "method Train not implemented")
@@ -306,6 +364,42 @@ func _ClassifierService_GetModel_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClassifierService_ListModels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListModelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClassifierServiceServer).ListModels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClassifierService_ListModels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClassifierServiceServer).ListModels(ctx, req.(*ListModelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClassifierService_ActivateModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ActivateModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClassifierServiceServer).ActivateModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClassifierService_ActivateModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClassifierServiceServer).ActivateModel(ctx, req.(*ActivateModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClassifierService_Train_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(ClassifierServiceServer).Train(&grpc.GenericServerStream[TrainRequest, TrainResponse]{ServerStream: stream})
 }
@@ -331,6 +425,14 @@ var ClassifierService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetModel",
 			Handler:    _ClassifierService_GetModel_Handler,
+		},
+		{
+			MethodName: "ListModels",
+			Handler:    _ClassifierService_ListModels_Handler,
+		},
+		{
+			MethodName: "ActivateModel",
+			Handler:    _ClassifierService_ActivateModel_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
