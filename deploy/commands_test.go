@@ -88,7 +88,7 @@ func TestCommandLines(t *testing.T) {
 		env  map[string]string
 	}
 	lines := map[string]commandLine{}
-	for _, overlay := range overlays {
+	for _, overlay := range overlays() {
 		m := render(t, overlay)
 		for _, w := range m.workloads() {
 			for _, c := range w.pod.Spec.Containers {
@@ -197,7 +197,7 @@ func TestDockerfile(t *testing.T) {
 		t.Error("the build does not set CGO_ENABLED=0: the binaries would not be static")
 	}
 	var commands []string
-	for _, overlay := range overlays {
+	for _, overlay := range overlays() {
 		for _, w := range render(t, overlay).workloads() {
 			for _, c := range w.pod.Spec.Containers {
 				if len(c.Command) > 0 && !slices.Contains(commands, c.Command[0]) {

@@ -42,7 +42,7 @@ func TestOverlays(t *testing.T) {
 		{"store reachable as the URL says", checkStore},
 		{"every reference resolves", checkReferences},
 	}
-	for _, overlay := range overlays {
+	for _, overlay := range overlays() {
 		t.Run(overlay, func(t *testing.T) {
 			t.Parallel()
 			m := render(t, overlay)
@@ -147,9 +147,12 @@ func duration(t *testing.T, args []string, flag string) time.Duration {
 func checkShutdown(t *testing.T, m *manifests) {
 	d, c := m.server(t)
 	shutdown := duration(t, c.Args, "shutdown-delay") + duration(t, c.Args, "shutdown-timeout")
-	grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
-	if grace == nil || time.Duration(*grace)*time.Second <= shutdown {
-		t.Errorf("terminationGracePeriodSeconds %v is not longer than --shutdown-delay + --shutdown-timeout = %v: the kubelet would kill calls in flight", grace, shutdown)
+	grace := time.Duration(-1)
+	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	if grace <= shutdown {
+		t.Errorf("terminationGracePeriodSeconds (%v; -1ns if unset) is not longer than --shutdown-delay + --shutdown-timeout = %v: the kubelet would kill calls in flight", grace, shutdown)
 	}
 	// The server reports NOT_SERVING on "" too while it shuts down; a
 	// liveness probe must not restart it for that.
@@ -343,8 +346,12 @@ func checkAdminToken(t *testing.T, m *manifests) {
 		t.Fatalf("--admin-token-file=%s is on no volume", file)
 	}
 	v, _ := volume(&d.Spec.Template, vm.Name)
-	if v.Secret == nil || v.Secret.SecretName != "artclass-admin-token" || !vm.ReadOnly {
-		t.Fatalf("--admin-token-file=%s is on volume %s %+v, want the Secret artclass-admin-token mounted read-only", file, vm.Name, v.VolumeSource)
+	secret := ""
+	if v.Secret != nil {
+		secret = v.Secret.SecretName
+	}
+	if secret != "artclass-admin-token" || !vm.ReadOnly {
+		t.Fatalf("--admin-token-file=%s is on volume %s (Secret %q, read-only %t), want the Secret artclass-admin-token mounted read-only", file, vm.Name, secret, vm.ReadOnly)
 	}
 	// The file's name in the mount is the Secret key, or the path an item
 	// maps the key to.
@@ -352,7 +359,7 @@ func checkAdminToken(t *testing.T, m *manifests) {
 	if vm.SubPath != "" {
 		rel = path.Join(vm.SubPath, rel)
 	}
-	found := len(v.Secret.Items) == 0 && slices.Contains(externalSecrets[v.Secret.SecretName], rel)
+	found := len(v.Secret.Items) == 0 && slices.Contains(externalSecrets()[v.Secret.SecretName], rel)
 	for _, it := range v.Secret.Items {
 		found = found || it.Path == rel
 	}
@@ -366,21 +373,24 @@ func checkAdminToken(t *testing.T, m *manifests) {
 
 // pathFlags are the flags whose value is a path inside the container, and
 // whether the process writes there.
-var pathFlags = map[string]bool{
-	"admin-token-file": false,
-	"tls-cert":         false,
-	"tls-key":          false,
-	"client-ca":        false,
-	"data":             false,
-	"model":            false,
-	"model-cache":      true,
-	"model-dir":        true,
+func pathFlags() map[string]bool {
+	return map[string]bool{
+		"admin-token-file": false,
+		"tls-cert":         false,
+		"tls-key":          false,
+		"client-ca":        false,
+		"data":             false,
+		"model":            false,
+		"model-cache":      true,
+		"model-dir":        true,
+	}
 }
 
 func checkVolumes(t *testing.T, m *manifests) {
+	written := pathFlags()
 	for _, w := range m.workloads() {
 		for _, c := range w.pod.Spec.Containers {
-			for _, flag := range sortedKeys(pathFlags) {
+			for _, flag := range sortedKeys(written) {
 				p, ok := flagValue(c.Args, flag)
 				if !ok {
 					continue
@@ -392,7 +402,7 @@ func checkVolumes(t *testing.T, m *manifests) {
 					t.Errorf("%s/%s: --%s=%s is on no volume", w.name, c.Name, flag, p)
 					continue
 				}
-				if pathFlags[flag] && vm.ReadOnly {
+				if written[flag] && vm.ReadOnly {
 					t.Errorf("%s/%s: --%s=%s is written, but volume %s is read-only", w.name, c.Name, flag, p, vm.Name)
 				}
 			}
@@ -528,7 +538,7 @@ func checkReferences(t *testing.T, m *manifests) {
 			}
 			return
 		}
-		keys, ok := externalSecrets[name]
+		keys, ok := externalSecrets()[name]
 		switch {
 		case !ok:
 			t.Errorf("%s: Secret %s is neither in the manifests nor a documented external Secret", where, name)

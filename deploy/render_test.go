@@ -19,13 +19,16 @@ import (
 
 // overlays are the directories a user applies with kubectl apply -k. Every
 // one of them is rendered and checked.
-var overlays = []string{"overlays/file", "overlays/s3"}
+func overlays() []string { return []string{"overlays/file", "overlays/s3"} }
 
-// externalSecrets are the Secrets the manifests use but do not contain, so
-// no secret is ever committed. docs/deploy.md says how to create each.
-var externalSecrets = map[string][]string{
-	"artclass-admin-token":    {"token"},
-	"artclass-s3-credentials": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+// externalSecrets are the Secrets the manifests use but do not contain, by
+// name, with their keys: no secret is ever committed. docs/deploy.md says
+// how to create each.
+func externalSecrets() map[string][]string {
+	return map[string][]string{
+		"artclass-admin-token":    {"token"},
+		"artclass-s3-credentials": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+	}
 }
 
 // manifests are the objects one overlay renders, each decoded into its
