@@ -21,7 +21,7 @@ func Example() {
 	// Output:
 	// labels: [defence middle-east]
 	// defence      1.00
-	// middle-east  0.98
+	// middle-east  1.00
 	// environment  0.00
 	// elections    0.00
 }

@@ -109,11 +109,14 @@ func fitRocchio(X *sparse.CSR, y []bool) linear {
 	return linear{w: w}
 }
 
-// calibrate fits Platt scaling to out-of-fold scores — p = σ(a·s + b) by
-// maximum likelihood against Platt's smoothed targets, which keep the fit
-// from promising certainty the data cannot back — and then picks the
-// threshold on p that maximises F1 on the same scores.
-func calibrate(scores []float64, y []bool) calibrated {
+// calibrate fits Platt scaling to out-of-fold scores — by maximum
+// likelihood against Platt's smoothed targets, which keep the fit from
+// promising certainty the data cannot back — and then picks the threshold
+// on p that maximises F1 on the same scores. With passages it fits
+// p = σ(a·whole + c·best + b), a learned combination of the whole text's
+// score and the best of it and its passages' (best = whole for a short
+// article, so there p = σ((a+c)·whole + b)); without, p = σ(a·whole + b).
+func calibrate(whole, best []float64, y []bool, passages bool) calibrated {
 	var np, nn float64
 	for _, yi := range y {
 		if yi {
@@ -131,34 +134,45 @@ func calibrate(scores []float64, y []bool) calibrated {
 			target[i] = lo
 		}
 	}
+	// x = (a, b, c); c stays 0 without passages.
+	z := func(x []float64, i int) float64 {
+		v := x[0]*whole[i] + x[1]
+		if passages {
+			v += x[2] * best[i]
+		}
+		return v
+	}
 	problem := optimize.Problem{
 		Func: func(x []float64) float64 {
 			var loss float64
-			for i, s := range scores {
+			for i := range whole {
 				// Cross-entropy against a soft target.
-				loss += logLoss(x[0]*s+x[1], target[i])
+				loss += logLoss(z(x, i), target[i])
 			}
 			return loss
 		},
 		Grad: func(grad, x []float64) {
-			grad[0], grad[1] = 0, 0
-			for i, s := range scores {
-				r := sigmoid(x[0]*s+x[1]) - target[i]
-				grad[0] += r * s
+			clear(grad)
+			for i := range whole {
+				r := sigmoid(z(x, i)) - target[i]
+				grad[0] += r * whole[i]
 				grad[1] += r
+				if passages {
+					grad[2] += r * best[i]
+				}
 			}
 		},
 	}
-	x0 := []float64{1, 0}
+	x0 := []float64{1, 0, 0}
 	c := calibrated{a: 1}
 	// A line search that cannot improve further ends Minimize with an error
 	// but still hands back the best point found, which is what we want.
 	if res, _ := optimize.Minimize(problem, x0, &optimize.Settings{GradientThreshold: 1e-9, MajorIterations: 200}, &optimize.LBFGS{}); res != nil && res.F <= problem.Func(x0) {
-		c.a, c.b = sanitize(res.X[0]), sanitize(res.X[1])
+		c.a, c.b, c.c = sanitize(res.X[0]), sanitize(res.X[1]), sanitize(res.X[2])
 	}
-	probs := make([]float64, len(scores))
-	for i, s := range scores {
-		probs[i] = sigmoid(c.a*s + c.b)
+	probs := make([]float64, len(whole))
+	for i := range whole {
+		probs[i], _ = c.decide(whole[i], best[i])
 	}
 	c.threshold = bestThreshold(probs, y)
 	return c

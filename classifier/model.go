@@ -35,11 +35,24 @@ type Result struct {
 	// Topics holds every label of the model, by confidence, highest first
 	// (ties by label).
 	Topics []Topic `json:"topics"`
+	// Coverage says how much of the text the model's vocabulary knows.
+	Coverage Coverage `json:"coverage"`
+	// Warning is set when the model cannot judge the text; no label is
+	// assigned then.
+	Warning Warning `json:"warning,omitempty"`
+
+	// labels holds the assigned labels once Filter may have dropped some
+	// of their topics.
+	labels   []string
+	filtered bool
 }
 
 // Labels returns the assigned labels, highest confidence first. It is
 // empty when the article fits no topic.
 func (r Result) Labels() []string {
+	if r.filtered {
+		return r.labels
+	}
 	var out []string
 	for _, t := range r.Topics {
 		if t.Assigned {
@@ -62,8 +75,11 @@ type Metadata struct {
 	// Labels is the model's label set, sorted.
 	Labels []string `json:"labels"`
 	// Samples is the number of training samples, Negatives those with no
-	// label, and LabelCounts the positives per label.
+	// label, and LabelCounts the positives per label. Synthetic is the
+	// number of synthetic long articles training added (not counted in
+	// Samples).
 	Samples     int            `json:"samples"`
+	Synthetic   int            `json:"synthetic,omitempty"`
 	Negatives   int            `json:"negatives"`
 	LabelCounts map[string]int `json:"label_counts"`
 	// Terms is the vocabulary size.
@@ -98,6 +114,10 @@ type Model struct {
 	bias    []float64    // per label
 	cal     []calibrated // per label
 	scratch sync.Pool    // *scratch
+
+	// Passages: windows of window content tokens, every stride tokens; 0
+	// scores the whole text only.
+	window, stride int
 }
 
 type scratch struct {
@@ -106,7 +126,27 @@ type scratch struct {
 	counts []int32 // term id → occurrences; zero again after each call
 	tf     []termCount
 	acc    []float64
-	tops   []Term
+
+	// Coverage: content tokens (not stop words) read, and those the
+	// vocabulary knows.
+	tokens, known int
+
+	// Passages: the term ids of the current windows with the content-token
+	// position they end at, oldest first from ring[head].
+	ring       []posID
+	head       int
+	wcounts    []int32 // term id → occurrences in the window; zero between windows
+	wids       []int32 // distinct term ids of the window
+	wacc       []float64
+	pass       []float64 // per label, the best passage's raw score
+	windows    int       // passages scored
+	nextWindow int       // the token count at which the next window is full
+}
+
+// posID is a term id and the content-token position of the word that ends
+// it.
+type posID struct {
+	pos, id int32
 }
 
 type termCount struct {
@@ -171,7 +211,14 @@ func (m *Model) compile() {
 		floats.ScaleTo(m.table[t*L:(t+1)*L], m.idf[t], m.coef[t*L:(t+1)*L])
 	}
 	n := len(m.terms)
-	m.scratch.New = func() any { return &scratch{acc: make([]float64, L), counts: make([]int32, n)} }
+	m.window, m.stride = m.meta.Options.PassageWords, max(m.meta.Options.PassageWords/2, 1)
+	m.scratch.New = func() any {
+		sc := &scratch{acc: make([]float64, L), counts: make([]int32, n), pass: make([]float64, L)}
+		if m.window > 0 {
+			sc.wcounts, sc.wacc = make([]int32, n), make([]float64, L)
+		}
+		return sc
+	}
 }
 
 func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
@@ -181,12 +228,14 @@ func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b
 const maxPooledScratch = 1 << 16
 
 // Classify scores an article against every label. It runs in one pass over
-// the text, and its work and allocations do not depend on the vocabulary
-// size: it allocates the result's two slices and nothing else.
+// the text, scoring the whole text and, when the model was trained with
+// passages, each window of it, and its work and allocations do not depend
+// on the vocabulary size: it allocates the result's two slices and nothing
+// else once its pooled scratch has grown to the article.
 func (m *Model) Classify(title, text string) Result {
 	sc := m.scratch.Get().(*scratch)
 	defer func() {
-		if cap(sc.ids) <= maxPooledScratch && cap(sc.buf) <= maxTokenBytes*4 {
+		if cap(sc.ids) <= maxPooledScratch && cap(sc.buf) <= maxTokenBytes*4 && cap(sc.ring) <= maxPooledScratch {
 			m.scratch.Put(sc)
 		}
 	}()
@@ -194,15 +243,20 @@ func (m *Model) Classify(title, text string) Result {
 	L := len(m.meta.Labels)
 	acc := sc.acc
 	topics := make([]Topic, L)
+	res := Result{Coverage: Coverage{Tokens: sc.tokens, Known: sc.known}}
+	if res.Coverage.Low() {
+		res.Warning = WarningLowCoverage
+	}
 	assigned := 0
 	for l := range L {
 		s := m.bias[l]
 		if norm > 0 {
 			s += acc[l] / norm
 		}
-		p, ok := m.cal[l].decide(s)
+		p, ok := m.cal[l].decide(s, sc.pass[l])
+		ok = ok && res.Warning == NoWarning // no label on no evidence
 		topics[l] = Topic{Label: m.meta.Labels[l], Confidence: p, Assigned: ok}
-		if topics[l].Assigned {
+		if ok {
 			assigned++
 		}
 	}
@@ -219,18 +273,33 @@ func (m *Model) Classify(title, text string) Result {
 	slices.SortFunc(topics, func(a, b Topic) int {
 		return cmp.Or(cmp.Compare(b.Confidence, a.Confidence), strings.Compare(a.Label, b.Label))
 	})
-	return Result{Topics: topics}
+	res.Topics = topics
+	return res
 }
 
 // score fills sc.tf with the article's distinct terms and their sublinear
-// term frequencies and sc.acc with each label's weighted sum before
-// normalisation, and returns the norm of the article's TF-IDF vector. The
-// label's raw score is bias + acc/norm (bias alone for a zero vector).
+// term frequencies, sc.acc with each label's weighted sum before
+// normalisation, and sc.pass with each label's best passage score, and
+// returns the norm of the article's TF-IDF vector. The label's raw
+// whole-text score is bias + acc/norm (bias alone for a zero vector). An
+// article no longer than one window is its own only passage.
 func (m *Model) score(sc *scratch, title, text string) (norm float64) {
+	sc.tokens, sc.known, sc.windows = 0, 0, 0
+	sc.nextWindow = -1 // never, without passages
+	if m.window > 0 {
+		sc.nextWindow = m.window
+	}
+	sc.ring, sc.head = sc.ring[:0], 0
+	L := len(m.meta.Labels)
+	for l := range L {
+		sc.pass[l] = math.Inf(-1)
+	}
 	sc.ids = m.termIDs(sc, title, sc.ids[:0])
 	sc.ids = m.termIDs(sc, text, sc.ids)
+	if m.window > 0 && sc.tokens > m.window && (sc.tokens-m.window)%m.stride != 0 {
+		m.scorePassage(sc, int32(sc.tokens-m.window)) // the last window, aligned to the end
+	}
 
-	L := len(m.meta.Labels)
 	acc := sc.acc[:L]
 	clear(acc)
 	sc.tf = sc.tf[:0]
@@ -246,7 +315,66 @@ func (m *Model) score(sc *scratch, title, text string) (norm float64) {
 		}
 		sc.tf = append(sc.tf, termCount{id, tf})
 	}
-	return math.Sqrt(norm2)
+	norm = math.Sqrt(norm2)
+	for l := range L {
+		whole := m.bias[l]
+		if norm > 0 {
+			whole += acc[l] / norm
+		}
+		// A short article's one window, if scored, was the whole text.
+		if sc.windows <= 1 || whole > sc.pass[l] {
+			sc.pass[l] = whole
+		}
+	}
+	return norm
+}
+
+// scorePassage scores the window of content tokens [from, from+window) and
+// raises sc.pass to its scores, then drops from the ring what no later
+// window needs.
+func (m *Model) scorePassage(sc *scratch, from int32) {
+	L := len(m.meta.Labels)
+	wacc := sc.wacc[:L]
+	clear(wacc)
+	sc.wids = sc.wids[:0]
+	for _, e := range sc.ring[sc.head:] {
+		if e.pos < from {
+			continue
+		}
+		if sc.wcounts[e.id] == 0 {
+			sc.wids = append(sc.wids, e.id)
+		}
+		sc.wcounts[e.id]++
+	}
+	var norm2 float64
+	for _, id := range sc.wids {
+		tf := m.sublinearTF(sc.wcounts[id])
+		sc.wcounts[id] = 0
+		v := tf * m.idf[id]
+		norm2 += v * v
+		row := m.table[int(id)*L : int(id)*L+L]
+		for l, w := range row {
+			wacc[l] += tf * w
+		}
+	}
+	norm := math.Sqrt(norm2)
+	for l := range L {
+		s := m.bias[l]
+		if norm > 0 {
+			s += wacc[l] / norm
+		}
+		sc.pass[l] = max(sc.pass[l], s)
+	}
+	sc.windows++
+	// The next window starts at from+stride, but the last one, aligned to
+	// the end, may start anywhere after from.
+	for sc.head < len(sc.ring) && sc.ring[sc.head].pos <= from {
+		sc.head++
+	}
+	if sc.head > len(sc.ring)/2 {
+		n := copy(sc.ring, sc.ring[sc.head:])
+		sc.ring, sc.head = sc.ring[:n], 0
+	}
 }
 
 // sublinearTF returns 1 + ln(n), from a table for small n.
@@ -258,7 +386,9 @@ func (m *Model) sublinearTF(n int32) float64 {
 }
 
 // termIDs counts the terms of text, unigrams and bigrams, in sc.counts and
-// appends each term's id to ids when first seen.
+// appends each term's id to ids when first seen. It counts content tokens
+// for coverage and, with passages on, keeps each term in the ring and
+// scores each window as it fills.
 func (m *Model) termIDs(sc *scratch, text string, ids []int32) []int32 {
 	prev := int32(-1)
 	see := func(id int32) {
@@ -266,26 +396,35 @@ func (m *Model) termIDs(sc *scratch, text string, ids []int32) []int32 {
 			ids = append(ids, id)
 		}
 		sc.counts[id]++
+		if m.window > 0 {
+			sc.ring = append(sc.ring, posID{int32(sc.tokens), id})
+		}
 	}
 	m.tok.scan(text, &sc.buf, func(tok []byte, key tokenKey, joined bool) {
 		if !joined {
 			prev = -1
 		}
 		id, ok := m.words.lookup(tok, key)
-		switch {
-		case !ok:
-			prev = -1
-			return
-		case id == stopWord:
+		if ok && id == stopWord {
 			return
 		}
-		see(id)
-		if prev >= 0 && m.starts[prev] { // starts is all false without bigrams
-			if bid, ok := m.pairs.lookup(pairKey(prev, id)); ok {
-				see(bid)
+		if ok {
+			sc.known++
+			see(id)
+			if prev >= 0 && m.starts[prev] { // starts is all false without bigrams
+				if bid, ok := m.pairs.lookup(pairKey(prev, id)); ok {
+					see(bid)
+				}
 			}
+			prev = id
+		} else {
+			prev = -1
 		}
-		prev = id
+		sc.tokens++
+		if sc.tokens == sc.nextWindow {
+			m.scorePassage(sc, int32(sc.tokens-m.window))
+			sc.nextWindow += m.stride
+		}
 	})
 	return ids
 }

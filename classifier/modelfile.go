@@ -28,13 +28,17 @@ import (
 //	  terms     uvarint count, then per term a uvarint length and its bytes
 //	  idf       float64 per term
 //	  coef      float64 per term per label, term-major
-//	  labels    per label: bias, calibration a and b, threshold (float64)
+//	  labels    per label: bias, calibration a (whole-text score), c (best
+//	            passage score) and b, threshold (float64)
+//
+// Format 2 added the passage weight c; format 1 files are still read (c = 0:
+// they score the whole text only).
 //
 // Integers are little-endian. Every count is checked against the bytes that
 // remain before anything is allocated for it.
 const (
 	// FormatVersion is the model-file format this package writes and reads.
-	FormatVersion = 1
+	FormatVersion = 2
 	headerSize    = 8 + 4 + 8 + 32
 	// MaxModelBytes is the largest model file accepted.
 	MaxModelBytes = 512 << 20
@@ -93,7 +97,7 @@ func (m *Model) tables() []byte {
 	put(m.idf...)
 	put(m.coef...)
 	for l := range L {
-		put(m.bias[l], m.cal[l].a, m.cal[l].b, m.cal[l].threshold)
+		put(m.bias[l], m.cal[l].a, m.cal[l].c, m.cal[l].b, m.cal[l].threshold)
 	}
 	return out
 }
@@ -221,11 +225,12 @@ func Decode(data []byte) (*Model, error) {
 	if string(data[:8]) != magic {
 		return nil, corrupt("not an artclass model (bad magic)")
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != FormatVersion {
-		if v > FormatVersion {
-			return nil, corrupt("format version %d is newer than this build reads (%d); upgrade artclass", v, FormatVersion)
+	format := binary.LittleEndian.Uint32(data[8:])
+	if format != FormatVersion && format != 1 {
+		if format > FormatVersion {
+			return nil, corrupt("format version %d is newer than this build reads (%d); upgrade artclass", format, FormatVersion)
 		}
-		return nil, corrupt("unsupported format version %d", v)
+		return nil, corrupt("unsupported format version %d", format)
 	}
 	n := binary.LittleEndian.Uint64(data[12:])
 	payload := data[headerSize:]
@@ -238,7 +243,7 @@ func Decode(data []byte) (*Model, error) {
 	if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], data[20:52]) {
 		return nil, corrupt("checksum mismatch: the file is corrupt")
 	}
-	return decodePayload(payload)
+	return decodePayload(payload, format)
 }
 
 // reader reads the payload and refuses any count the remaining bytes cannot
@@ -295,7 +300,7 @@ func (r *reader) floats(what string, n int) []float64 {
 	return out
 }
 
-func decodePayload(p []byte) (*Model, error) {
+func decodePayload(p []byte, format uint32) (*Model, error) {
 	r := &reader{b: p}
 	js := r.bytes("metadata", r.uvarint("metadata length", uint64(len(p))))
 	if r.err != nil {
@@ -320,6 +325,9 @@ func decodePayload(p []byte) (*Model, error) {
 	}
 	if err := meta.Options.Validate(); err != nil {
 		return nil, corrupt("metadata: options: %v", err)
+	}
+	if format == 1 && meta.Options.PassageWords != 0 {
+		return nil, corrupt("metadata: format 1 has no passages, but passage_words is %d", meta.Options.PassageWords)
 	}
 	// Each term takes at least 2 bytes of name and 8·(1+L) of weights.
 	nTerms := r.uvarint("term count", uint64(len(r.b))/uint64(2+8*(1+L)))
@@ -356,7 +364,11 @@ func decodePayload(p []byte) (*Model, error) {
 	}
 	m.idf = r.floats("idf", nTerms)
 	m.coef = r.floats("coefficients", nTerms*L)
-	per := r.floats("label parameters", 4*L)
+	perLabel := 5
+	if format == 1 {
+		perLabel = 4
+	}
+	per := r.floats("label parameters", perLabel*L)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -368,7 +380,12 @@ func decodePayload(p []byte) (*Model, error) {
 	}
 	m.bias, m.cal = make([]float64, L), make([]calibrated, L)
 	for l := range L {
-		m.bias[l], m.cal[l] = per[4*l], calibrated{a: per[4*l+1], b: per[4*l+2], threshold: per[4*l+3]}
+		p := per[perLabel*l : perLabel*(l+1)]
+		if format == 1 {
+			m.bias[l], m.cal[l] = p[0], calibrated{a: p[1], b: p[2], threshold: p[3]}
+		} else {
+			m.bias[l], m.cal[l] = p[0], calibrated{a: p[1], c: p[2], b: p[3], threshold: p[4]}
+		}
 		if !(m.cal[l].threshold >= 0 && m.cal[l].threshold <= 1) {
 			return nil, corrupt("threshold of label %q is %v, outside [0, 1]", meta.Labels[l], m.cal[l].threshold)
 		}
@@ -380,6 +397,13 @@ func decodePayload(p []byte) (*Model, error) {
 	}
 	if v != meta.Version {
 		return nil, corrupt("version %q does not match the content (%q)", meta.Version, v)
+	}
+	if format == 1 {
+		// The version hashes the tables as this build writes them, so that
+		// the model can be written again and read back.
+		if err := m.stampVersion(); err != nil {
+			return nil, corrupt("metadata: %v", err)
+		}
 	}
 	return m, nil
 }

@@ -44,8 +44,18 @@ type TrainOptions struct {
 	L2 float64 `json:"l2"`
 	// Folds is the number of cross-validation folds.
 	Folds int `json:"folds"`
-	// Seed fixes the fold assignment.
+	// Seed fixes the fold assignment and the synthetic long samples.
 	Seed uint64 `json:"seed"`
+	// PassageWords is the length, in content words (stop words not
+	// counted), of the passages a long article is also scored by: windows
+	// of this many words every PassageWords/2, the best of which joins the
+	// whole-text score in each label's calibrated decision, so that a topic
+	// filling part of a long article counts. 0 scores the whole text only.
+	PassageWords int `json:"passage_words,omitempty"`
+	// SyntheticLong is how many synthetic long articles training adds per
+	// sample, built from the samples themselves (see synthesizeLong): 0
+	// adds none.
+	SyntheticLong float64 `json:"synthetic_long,omitempty"`
 	// Created is stamped into the model as its creation time; zero means
 	// now. It is the one input that changes the file but not the model.
 	Created time.Time `json:"-"`
@@ -58,11 +68,20 @@ func DefaultTrainOptions() TrainOptions {
 		MinDF:       2,
 		MaxFeatures: 50000,
 		Bigrams:     true,
-		L2:          3e-5,
+		L2:          1e-5,
 		Folds:       5,
 		Seed:        1,
+
+		PassageWords: DefaultPassageWords,
 	}
 }
+
+// DefaultPassageWords is the passage length DefaultTrainOptions uses:
+// 100 content words, some 170–200 words of news prose.
+const DefaultPassageWords = 100
+
+// MaxPassageWords is the longest passage TrainOptions accepts.
+const MaxPassageWords = 10000
 
 // Validate reports whether the options are usable.
 func (o TrainOptions) Validate() error {
@@ -77,6 +96,10 @@ func (o TrainOptions) Validate() error {
 		return fmt.Errorf("l2 %v is not in (0, 100]", o.L2)
 	case o.Folds < 2 || o.Folds > 20:
 		return fmt.Errorf("folds %d is not in [2, 20]", o.Folds)
+	case o.PassageWords != 0 && (o.PassageWords < 2 || o.PassageWords > MaxPassageWords):
+		return fmt.Errorf("passage_words %d is neither 0 nor in [2, %d]", o.PassageWords, MaxPassageWords)
+	case !(o.SyntheticLong >= 0 && o.SyntheticLong <= MaxSyntheticLong):
+		return fmt.Errorf("synthetic_long %v is not in [0, %v]", o.SyntheticLong, float64(MaxSyntheticLong))
 	}
 	return nil
 }
@@ -86,11 +109,14 @@ func (o TrainOptions) Validate() error {
 // cross-validate, or no labels at all.
 var ErrTooLittleData = errors.New("too little training data")
 
-// dataset is the samples as training sees them.
+// dataset is the samples as training sees them: the real ones first, then
+// any synthetic ones.
 type dataset struct {
-	docs   []string
-	labels []string
-	truth  [][]bool // truth[i][l]
+	titles, texts []string
+	docs          []string // docText of each
+	labels        []string
+	truth         [][]bool // truth[i][l]
+	real          int      // samples [0, real) are the caller's
 }
 
 func newDataset(samples []Sample, folds int) (*dataset, map[string]int, error) {
@@ -106,7 +132,7 @@ func newDataset(samples []Sample, folds int) (*dataset, map[string]int, error) {
 	if len(counts) == 0 {
 		return nil, nil, fmt.Errorf("%w: no sample carries a label", ErrTooLittleData)
 	}
-	d := &dataset{docs: make([]string, len(samples)), truth: make([][]bool, len(samples))}
+	d := &dataset{real: len(samples)}
 	for l := range counts {
 		d.labels = append(d.labels, l)
 	}
@@ -121,14 +147,21 @@ func newDataset(samples []Sample, folds int) (*dataset, map[string]int, error) {
 	for l, name := range d.labels {
 		index[name] = l
 	}
-	for i, s := range samples {
-		d.docs[i] = docText(s.Title, s.Text)
-		d.truth[i] = make([]bool, len(d.labels))
+	for _, s := range samples {
+		truth := make([]bool, len(d.labels))
 		for _, name := range s.Labels {
-			d.truth[i][index[name]] = true
+			truth[index[name]] = true
 		}
+		d.add(s.Title, s.Text, truth)
 	}
 	return d, counts, nil
+}
+
+func (d *dataset) add(title, text string, truth []bool) {
+	d.titles = append(d.titles, title)
+	d.texts = append(d.texts, text)
+	d.docs = append(d.docs, docText(title, text))
+	d.truth = append(d.truth, truth)
 }
 
 // linear is one label's topic model: score = w·x + b.
@@ -137,17 +170,24 @@ type linear struct {
 	b float64
 }
 
-// calibrated is one label's fitted decision layer.
+// calibrated is one label's fitted decision layer: Platt scaling over two
+// raw scores, the whole text's and the best of it and its passages.
 type calibrated struct {
-	a, b      float64 // p = σ(a·score + b)
+	a, c, b   float64 // p = σ(a·whole + c·best + b)
 	threshold float64
 }
 
-// decide returns the calibrated probability of a raw score and whether it
-// reaches the threshold.
-func (c calibrated) decide(score float64) (p float64, assigned bool) {
-	p = sigmoid(c.a*score + c.b)
+// decide returns the calibrated probability of the raw scores and whether
+// it reaches the threshold.
+func (c calibrated) decide(whole, best float64) (p float64, assigned bool) {
+	p = sigmoid(c.a*whole + c.c*best + c.b)
 	return p, p >= c.threshold
+}
+
+// scores is a sample's raw scores per label: the whole text's, and the
+// best of that and of its passages'.
+type scores struct {
+	whole, best []float64
 }
 
 // Train fits a model to samples: features, cross-validation of each
@@ -169,12 +209,16 @@ func train(ctx context.Context, samples []Sample, opts TrainOptions) (*Model, *f
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)
 	}
+	fold := assignFolds(d.truth, opts.Folds, opts.Seed)
+	if opts.SyntheticLong > 0 {
+		fold = synthesizeLong(d, fold, opts)
+	}
 	algorithms := []string{opts.Algorithm}
 	if opts.Algorithm == AlgorithmAuto {
 		algorithms = []string{AlgorithmLogReg, AlgorithmRocchio}
 	}
 
-	oof, err := crossValidate(ctx, d, opts, algorithms)
+	oof, err := crossValidate(ctx, d, fold, opts, algorithms)
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: cross-validation: %w", err)
 	}
@@ -183,7 +227,7 @@ func train(ctx context.Context, samples []Sample, opts TrainOptions) (*Model, *f
 	for _, alg := range algorithms {
 		cal := make([]calibrated, len(d.labels))
 		for l := range d.labels {
-			cal[l] = calibrate(column(oof[alg], l), column(d.truth, l))
+			cal[l] = calibrate(column(oof[alg].whole, l), column(oof[alg].best, l), column(d.truth, l), opts.PassageWords > 0)
 		}
 		rep := reportOf(d, oof[alg], cal)
 		candidates[alg] = rep.MacroF1
@@ -199,49 +243,76 @@ func train(ctx context.Context, samples []Sample, opts TrainOptions) (*Model, *f
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: features: %w", err)
 	}
-	models := fitAll(X, d.truth, best, opts)
+	m, err := newModel(d.labels, fp, fitAll(X, d.truth, best, opts), opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	m.cal = bestCal
+	created := opts.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	m.meta.Created = created.UTC().Truncate(time.Second)
+	m.meta.Samples = len(samples)
+	m.meta.Synthetic = len(d.docs) - d.real
+	m.meta.LabelCounts = counts
+	m.meta.Algorithm = best
+	m.meta.CV = bestReport
+	m.meta.Candidates = candidates
+	m.meta.Negatives = countNegatives(d.truth[:d.real])
+	if err := m.stampVersion(); err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	return m, fp, nil
+}
+
+// newModel compiles a scorer from a fitted pipeline and one linear model
+// per label, with uncalibrated decisions (p = σ(whole score), threshold ½)
+// until the caller sets m.cal.
+func newModel(labels []string, fp *featurePipeline, models []linear, opts TrainOptions) (*Model, error) {
 	idf, err := fp.idf()
 	if err != nil {
-		return nil, nil, fmt.Errorf("train: idf: %w", err)
+		return nil, fmt.Errorf("idf: %w", err)
 	}
 	terms := fp.vocab.terms()
-	L := len(d.labels)
+	L := len(labels)
 	m := &Model{
 		tok:   NewTokeniser(opts.Bigrams),
 		terms: terms,
 		idf:   idf,
 		coef:  make([]float64, len(terms)*L),
 		bias:  make([]float64, L),
-		cal:   bestCal,
+		cal:   make([]calibrated, L),
 	}
 	for l, lm := range models {
 		for t, w := range lm.w {
 			m.coef[t*L+l] = w
 		}
 		m.bias[l] = lm.b
+		m.cal[l] = calibrated{a: 1, threshold: 0.5}
 	}
-	created := opts.Created
-	if created.IsZero() {
-		created = time.Now()
-	}
-	m.meta = Metadata{
-		Created:     created.UTC().Truncate(time.Second),
-		Labels:      d.labels,
-		Samples:     len(samples),
-		LabelCounts: counts,
-		Terms:       len(terms),
-		Algorithm:   best,
-		Options:     opts,
-		CV:          bestReport,
-		Candidates:  candidates,
-	}
-	m.meta.Negatives = countNegatives(d.truth)
+	m.meta = Metadata{Labels: labels, Terms: len(terms), Options: opts}
 	m.meta.Options.Created = time.Time{}
 	m.compile()
-	if err := m.stampVersion(); err != nil {
-		return nil, nil, fmt.Errorf("train: %w", err)
+	return m, nil
+}
+
+// rawScores returns the raw scores of an article, as the calibration sees
+// them.
+func (m *Model) rawScores(title, text string) scores {
+	sc := m.scratch.Get().(*scratch)
+	defer m.scratch.Put(sc)
+	norm := m.score(sc, title, text)
+	L := len(m.meta.Labels)
+	out := scores{whole: make([]float64, L), best: make([]float64, L)}
+	for l := range L {
+		out.whole[l] = m.bias[l]
+		if norm > 0 {
+			out.whole[l] += sc.acc[l] / norm
+		}
+		out.best[l] = sc.pass[l]
 	}
-	return m, fp, nil
+	return out
 }
 
 func countNegatives(truth [][]bool) int {
@@ -263,18 +334,20 @@ func column[T any](rows [][]T, l int) []T {
 	return out
 }
 
-// reportOf scores out-of-fold raw scores after calibration.
-func reportOf(d *dataset, scores [][]float64, cal []calibrated) Report {
-	conf := make([][]float64, len(scores))
-	assigned := make([][]bool, len(scores))
-	for i, row := range scores {
-		conf[i] = make([]float64, len(row))
-		assigned[i] = make([]bool, len(row))
-		for l, s := range row {
-			conf[i][l], assigned[i][l] = cal[l].decide(s)
+// reportOf scores the real samples' out-of-fold raw scores after
+// calibration.
+func reportOf(d *dataset, oof foldScores, cal []calibrated) Report {
+	n := d.real
+	conf := make([][]float64, n)
+	assigned := make([][]bool, n)
+	for i := range n {
+		conf[i] = make([]float64, len(cal))
+		assigned[i] = make([]bool, len(cal))
+		for l := range cal {
+			conf[i][l], assigned[i][l] = cal[l].decide(oof.whole[i][l], oof.best[i][l])
 		}
 	}
-	return newReport(d.labels, d.truth, assigned, conf)
+	return newReport(d.labels, d.truth[:n], assigned, conf)
 }
 
 // assignFolds deals samples into folds stratified by label set: samples are
@@ -308,14 +381,20 @@ func assignFolds(truth [][]bool, folds int, seed uint64) []int {
 	return fold
 }
 
+// foldScores holds every sample's out-of-fold raw scores, whole[i][l] and
+// best[i][l].
+type foldScores struct {
+	whole, best [][]float64
+}
+
 // crossValidate returns, per algorithm, every sample's raw scores from the
-// models of the fold that held it out. Each fold fits its own vocabulary and
-// IDF, so no held-out text leaks into its features.
-func crossValidate(ctx context.Context, d *dataset, opts TrainOptions, algorithms []string) (map[string][][]float64, error) {
-	fold := assignFolds(d.truth, opts.Folds, opts.Seed)
-	out := make(map[string][][]float64, len(algorithms))
+// models of the fold that held it out, as the compiled scorer computes
+// them (passages included). Each fold fits its own vocabulary and IDF, so
+// no held-out text leaks into its features.
+func crossValidate(ctx context.Context, d *dataset, fold []int, opts TrainOptions, algorithms []string) (map[string]foldScores, error) {
+	out := make(map[string]foldScores, len(algorithms))
 	for _, alg := range algorithms {
-		out[alg] = make([][]float64, len(d.docs))
+		out[alg] = foldScores{whole: make([][]float64, len(d.docs)), best: make([][]float64, len(d.docs))}
 	}
 	errs := make([]error, opts.Folds)
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -331,18 +410,14 @@ func crossValidate(ctx context.Context, d *dataset, opts TrainOptions, algorithm
 			}
 			var trainIdx, testIdx []int
 			for i, fi := range fold {
-				if fi == f {
+				switch {
+				case fi == f:
 					testIdx = append(testIdx, i)
-				} else {
+				default:
 					trainIdx = append(trainIdx, i)
 				}
 			}
 			fp, X, err := fitFeatures(pick(d.docs, trainIdx), opts)
-			if err != nil {
-				errs[f] = err
-				return
-			}
-			Xt, err := fp.transform(pick(d.docs, testIdx))
 			if err != nil {
 				errs[f] = err
 				return
@@ -353,13 +428,15 @@ func crossValidate(ctx context.Context, d *dataset, opts TrainOptions, algorithm
 					errs[f] = err
 					return
 				}
-				models := fitAll(X, truth, alg, opts)
-				for k, i := range testIdx {
-					row := make([]float64, len(models))
-					for l, lm := range models {
-						row[l] = lm.score(Xt, k)
-					}
-					out[alg][i] = row // each sample is in exactly one fold
+				m, err := newModel(d.labels, fp, fitAll(X, truth, alg, opts), opts)
+				if err != nil {
+					errs[f] = err
+					return
+				}
+				for _, i := range testIdx {
+					// Each sample is in exactly one fold.
+					s := m.rawScores(d.titles[i], d.texts[i])
+					out[alg].whole[i], out[alg].best[i] = s.whole, s.best
 				}
 			}
 		}()
@@ -390,13 +467,6 @@ func fitAll(X *sparse.CSR, truth [][]bool, alg string, opts TrainOptions) []line
 		}
 	}
 	return out
-}
-
-// score returns the model's raw score for row k of X.
-func (lm linear) score(X *sparse.CSR, k int) float64 {
-	s := lm.b
-	X.DoRowNonZero(k, func(_, j int, v float64) { s += lm.w[j] * v })
-	return s
 }
 
 // sanitize replaces non-finite values, which a degenerate fit could leave,
