@@ -274,10 +274,8 @@ func targetPort(t *testing.T, c *corev1.Container, sp corev1.ServicePort) int32 
 func checkServices(t *testing.T, m *manifests) {
 	d, c := m.server(t)
 	podLabels := labels.Set(d.Spec.Template.Labels)
-	var trainerLabels labels.Set
-	if j, _ := m.trainer(t); j != nil {
-		trainerLabels = j.Spec.Template.Labels
-	}
+	j, _ := m.trainer(t)
+	trainerLabels := labels.Set(j.Spec.Template.Labels)
 	grpcPort := listenPort(t, c.Args, "listen")
 	httpPort := listenPort(t, c.Args, "http-listen")
 	var headless, http int
