@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"iter"
 	"strings"
@@ -15,72 +14,51 @@ import (
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 )
 
-// Article is one article to classify.
-type Article struct {
-	// ID is the caller's name for the article. ClassifyStream sends it and
-	// the server copies it into the answer; ClassifyBatch copies it locally.
-	ID    string
-	Title string
-	Text  string
-}
-
-// Filter trims the topics of an answer. It never changes which labels are
-// assigned. The zero Filter keeps every topic.
-type Filter struct {
-	// TopK keeps the TopK most confident topics; 0 keeps all.
-	TopK int
-	// MinConfidence drops topics below it; it must be in [0, 1].
-	MinConfidence float64
-}
-
-// Classification is the server's verdict on one article.
-type Classification struct {
-	// Topics are the topics left after the Filter, highest confidence
-	// first (ties by label). Assigned topics carry their top terms.
-	Topics []classifier.Topic
-	// Labels are the assigned labels, highest confidence first; the Filter
-	// never trims them. Empty when the article is about none of the topics.
-	Labels []string
+// Result is the server's verdict on one article: the classifier's Result,
+// as the server filtered it, and the version of the model that gave it.
+// Labels of the Result are the labels the server assigned, never cut by the
+// filter, exactly as an in-process classifier.Result.Filter keeps them.
+type Result struct {
+	classifier.Result
 	// ModelVersion is the version of the model that gave the verdict.
 	ModelVersion string
 }
 
 // ItemResult is the outcome for one article of a batch or a stream: a
-// Classification, or Err (an *InvalidInputError, usually) when the server
-// could not classify that article.
+// Result, or Err when the server could not classify that article. Err is
+// the error a Classify call would have returned for the article: bad input
+// is an *InvalidInputError whose fields are relative to the article
+// ("text"), so errors.As finds a *classifier.InvalidError as it does in
+// process.
 type ItemResult struct {
+	// ID is the article's ID, as the server echoed it.
 	ID string
-	Classification
+	Result
 	Err error
 }
 
-// Classify classifies one article. Bad input gets an *InvalidInputError.
-func (c *Client) Classify(ctx context.Context, a Article, f Filter) (Classification, error) {
+// Classify classifies one article. Bad input gets an *InvalidInputError
+// naming the article's fields as classifier.Limits.CheckArticle does
+// ("text"), and the filter's as "filter.top_k".
+func (c *Client) Classify(ctx context.Context, a classifier.Article, f classifier.Filter) (Result, error) {
 	ctx, cancel := c.unaryContext(ctx)
 	defer cancel()
-	resp, err := c.rpc.Classify(ctx, &artclassv1.ClassifyRequest{
-		Title: a.Title, Text: a.Text, TopK: int32(f.TopK), MinConfidence: f.MinConfidence,
-	})
+	resp, err := c.rpc.Classify(ctx, &artclassv1.ClassifyRequest{Article: article(a), Filter: filter(f)})
 	if err != nil {
-		return Classification{}, fromStatus(err)
+		return Result{}, relative(fromStatus(err), "article.")
 	}
-	return classification(resp), nil
+	return result(resp, f), nil
 }
 
 // ClassifyBatch classifies up to the server's batch limit (1,000 articles by
 // default) in one call, the results in the order of articles. An article the
 // server cannot classify gets its own Err; the error returned is for the
-// whole call (an empty or oversized batch, an unreachable server). The field
-// violations of an article's error name its fields as a Classify call would
-// ("text", not "articles[3].text").
-func (c *Client) ClassifyBatch(ctx context.Context, articles []Article, f Filter) ([]ItemResult, error) {
-	req := &artclassv1.ClassifyBatchRequest{
-		Articles:      make([]*artclassv1.Article, len(articles)),
-		TopK:          int32(f.TopK),
-		MinConfidence: f.MinConfidence,
-	}
+// whole call (an empty or oversized batch, a bad filter, an unreachable
+// server).
+func (c *Client) ClassifyBatch(ctx context.Context, articles []classifier.Article, f classifier.Filter) ([]ItemResult, error) {
+	req := &artclassv1.ClassifyBatchRequest{Articles: make([]*artclassv1.Article, len(articles)), Filter: filter(f)}
 	for i, a := range articles {
-		req.Articles[i] = &artclassv1.Article{Title: a.Title, Text: a.Text}
+		req.Articles[i] = article(a)
 	}
 	ctx, cancel := c.unaryContext(ctx)
 	defer cancel()
@@ -93,23 +71,17 @@ func (c *Client) ClassifyBatch(ctx context.Context, articles []Article, f Filter
 	}
 	out := make([]ItemResult, len(articles))
 	for i, r := range resp.GetResults() {
-		out[i] = itemResult(articles[i].ID, r)
-		// Name fields as a Classify call would: "text", not
-		// "articles[3].text".
-		var invalid *InvalidInputError
-		if errors.As(out[i].Err, &invalid) {
-			prefix := fmt.Sprintf("articles[%d].", i)
-			for j := range invalid.Violations {
-				invalid.Violations[j].Field = strings.TrimPrefix(invalid.Violations[j].Field, prefix)
-			}
-		}
+		out[i] = itemResult(r, f, "")
+		// The server drops an ID it cannot echo (invalid UTF-8, too
+		// long); the caller still knows which article it was.
+		out[i].ID = articles[i].ID
 	}
 	return out, nil
 }
 
 // StreamOptions configures ClassifyStream.
 type StreamOptions struct {
-	Filter
+	classifier.Filter
 	// Window is the most articles sent and not yet answered; 64 when zero.
 	// It bounds the memory a stream holds however long it runs.
 	Window int
@@ -117,11 +89,11 @@ type StreamOptions struct {
 
 // ClassifyStream classifies the articles of seq over one ClassifyStream
 // call, sending and receiving at once, and calls fn with each result in the
-// order of seq. It returns when seq is exhausted and every answer is in, or
-// at the first error of the call or of fn. seq runs in a goroutine of its
-// own; ClassifyStream waits for it to return, so a seq that blocks (reading
-// a pipe, say) should also watch ctx.
-func (c *Client) ClassifyStream(ctx context.Context, seq iter.Seq[Article], opts StreamOptions, fn func(ItemResult) error) error {
+// order of seq; a result's ID is its article's. It returns when seq is
+// exhausted and every answer is in, or at the first error of the call or of
+// fn. seq runs in a goroutine of its own; ClassifyStream waits for it to
+// return, so a seq that blocks (reading a pipe, say) should also watch ctx.
+func (c *Client) ClassifyStream(ctx context.Context, seq iter.Seq[classifier.Article], opts StreamOptions, fn func(ItemResult) error) error {
 	window := opts.Window
 	if window <= 0 {
 		window = 64
@@ -143,10 +115,7 @@ func (c *Client) ClassifyStream(ctx context.Context, seq iter.Seq[Article], opts
 				case <-ctx.Done():
 					return ctx.Err()
 				}
-				err := stream.Send(&artclassv1.ClassifyStreamRequest{
-					Id: a.ID, Title: a.Title, Text: a.Text, TopK: int32(opts.TopK), MinConfidence: opts.MinConfidence,
-				})
-				if err != nil {
+				if err := stream.Send(&artclassv1.ClassifyStreamRequest{Article: article(a), Filter: filter(opts.Filter)}); err != nil {
 					// io.EOF: the call ended; Recv has its status.
 					return nil
 				}
@@ -166,7 +135,9 @@ func (c *Client) ClassifyStream(ctx context.Context, seq iter.Seq[Article], opts
 			break
 		}
 		<-slots
-		if err := fn(itemResult(resp.GetId(), resp.GetResult())); err != nil {
+		// A stream's errors name the request's fields ("article.text");
+		// strip the prefix so an item's error reads as a batch item's.
+		if err := fn(itemResult(resp.GetResult(), opts.Filter, "article.")); err != nil {
 			callErr = err
 			break
 		}
@@ -182,19 +153,56 @@ func (c *Client) ClassifyStream(ctx context.Context, seq iter.Seq[Article], opts
 	return nil
 }
 
-func itemResult(id string, r *artclassv1.ArticleResult) ItemResult {
-	if e := r.GetError(); e != nil {
-		return ItemResult{ID: id, Err: itemError(e)}
-	}
-	return ItemResult{ID: id, Classification: classification(r.GetClassification())}
+func article(a classifier.Article) *artclassv1.Article {
+	return &artclassv1.Article{Id: a.ID, Title: a.Title, Text: a.Text}
 }
 
-func classification(resp *artclassv1.ClassifyResponse) Classification {
-	out := Classification{
-		Topics:       make([]classifier.Topic, len(resp.GetTopics())),
-		Labels:       resp.GetLabels(),
-		ModelVersion: resp.GetModelVersion(),
+func filter(f classifier.Filter) *artclassv1.Filter {
+	if f == (classifier.Filter{}) {
+		return nil
 	}
+	return &artclassv1.Filter{TopK: int32(f.TopK), MinConfidence: f.MinConfidence}
+}
+
+// itemResult converts one article's outcome; prefix is taken off the field
+// paths of its error.
+func itemResult(r *artclassv1.ArticleResult, f classifier.Filter, prefix string) ItemResult {
+	if e := r.GetError(); e != nil {
+		return ItemResult{ID: r.GetId(), Err: relative(statusError(status.FromProto(e)), prefix)}
+	}
+	return ItemResult{ID: r.GetId(), Result: result(r.GetClassification(), f)}
+}
+
+// relative takes prefix off the field paths of an *InvalidInputError, so
+// that a remote article's error names its fields as CheckArticle does.
+func relative(err error, prefix string) error {
+	var invalid *InvalidInputError
+	if prefix != "" && errors.As(err, &invalid) {
+		for i, v := range invalid.Invalid.Violations {
+			invalid.Invalid.Violations[i].Field = strings.TrimPrefix(v.Field, prefix)
+		}
+	}
+	return err
+}
+
+// result rebuilds the classifier.Result the server filtered with f. The
+// server sends the topics left after the filter and the assigned labels
+// whole; a label the filter cut has no topic here. Such labels come back
+// as placeholder topics (assigned, confidence 0) after the shown ones —
+// where they were, since the filter keeps a prefix of the topics by
+// confidence — and applying f again cuts the placeholders and keeps every
+// label, through the classifier's own Filter.
+func result(resp *artclassv1.ClassifyResponse, f classifier.Filter) Result {
+	r := classifier.Result{
+		Topics:   make([]classifier.Topic, len(resp.GetTopics()), len(resp.GetTopics())+len(resp.GetLabels())),
+		Coverage: classifier.Coverage{Tokens: int(resp.GetCoverage().GetTokens()), Known: int(resp.GetCoverage().GetKnownTokens())},
+	}
+	for _, w := range resp.GetWarnings() {
+		if w == artclassv1.Warning_WARNING_LOW_COVERAGE {
+			r.Warning = classifier.WarningLowCoverage
+		}
+	}
+	shown := make(map[string]bool, len(resp.GetTopics()))
 	for i, t := range resp.GetTopics() {
 		ct := classifier.Topic{Label: t.GetLabel(), Confidence: t.GetConfidence(), Assigned: t.GetAssigned()}
 		if len(t.GetTerms()) > 0 {
@@ -203,7 +211,18 @@ func classification(resp *artclassv1.ClassifyResponse) Classification {
 				ct.Terms[j] = classifier.Term{Term: term.GetTerm(), Weight: term.GetWeight()}
 			}
 		}
-		out.Topics[i] = ct
+		r.Topics[i] = ct
+		shown[ct.Label] = true
 	}
-	return out
+	cut := false
+	for _, l := range resp.GetLabels() {
+		if !shown[l] {
+			r.Topics = append(r.Topics, classifier.Topic{Label: l, Assigned: true})
+			cut = true
+		}
+	}
+	if cut || f != (classifier.Filter{}) {
+		r = r.Filter(f)
+	}
+	return Result{Result: r, ModelVersion: resp.GetModelVersion()}
 }

@@ -3,12 +3,12 @@ package client
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,13 +87,9 @@ func WithTLS(cfg *tls.Config) Option {
 // system's).
 func WithCAFile(path string) Option {
 	return func(c *config) error {
-		pem, err := os.ReadFile(path)
+		pool, err := LoadCertPool(path)
 		if err != nil {
-			return fmt.Errorf("CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("CA file %s holds no PEM certificate", path)
+			return err
 		}
 		c.ensureTLS().RootCAs = pool
 		return nil
@@ -225,8 +221,8 @@ func New(target string, opts ...Option) (*Client, error) {
 		cfg.retry = &p
 	}
 	target = strings.TrimSpace(target)
-	if target == "" {
-		return nil, errors.New("client: the target is empty")
+	if err := checkTarget(target); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
 	}
 
 	sc, err := serviceConfig(cfg.retry, cfg.waitForReady)
@@ -259,9 +255,6 @@ func New(target string, opts ...Option) (*Client, error) {
 		r := manual.NewBuilderWithScheme("artclass-list")
 		var state resolver.State
 		for _, a := range hosts {
-			if _, _, err := net.SplitHostPort(a); err != nil {
-				return nil, fmt.Errorf("client: address %q in %q: %w", a, target, err)
-			}
 			state.Endpoints = append(state.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: a}}})
 		}
 		r.InitialState(state)
@@ -307,6 +300,53 @@ func (c *Client) unaryContext(ctx context.Context) (context.Context, context.Can
 		return context.WithTimeout(ctx, c.timeout)
 	}
 	return ctx, func() {}
+}
+
+// ErrInvalidTarget is wrapped by New's error for a target it cannot dial:
+// a mistake in how the program was called, found before any connection.
+var ErrInvalidTarget = errors.New("invalid target")
+
+// targetSchemes are the gRPC name schemes New accepts.
+var targetSchemes = []string{"dns", "unix", "unix-abstract", "passthrough"}
+
+// checkTarget refuses a target gRPC would only fail on later, after
+// retries: an empty one, a URL such as http://host:port, an address without
+// a port or with a port that is not a number.
+func checkTarget(target string) error {
+	if target == "" {
+		return fmt.Errorf("%w: the target is empty", ErrInvalidTarget)
+	}
+	if scheme, rest, ok := strings.Cut(target, "://"); ok {
+		if !slices.Contains(targetSchemes, scheme) {
+			return fmt.Errorf("%w: %q: a target is host:port, dns:///host:port or a comma-separated list of host:port, not a %s URL", ErrInvalidTarget, target, scheme)
+		}
+		if scheme == "dns" {
+			// dns://[authority]/host:port
+			_, hostPort, _ := strings.Cut(rest, "/")
+			return checkHostPort(target, hostPort)
+		}
+		return nil
+	}
+	if strings.HasPrefix(target, "unix:") {
+		return nil
+	}
+	for _, a := range splitList(target) {
+		if err := checkHostPort(target, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkHostPort(target, a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("%w: address %q in %q: want host:port", ErrInvalidTarget, a, target)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%w: address %q in %q: port %q is not a number in [1, 65535]", ErrInvalidTarget, a, target, port)
+	}
+	return nil
 }
 
 // splitList splits a comma-separated address list; a single address (or a

@@ -2,24 +2,14 @@ package client_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,72 +21,9 @@ import (
 
 	"github.com/artclass/artclass/classifier"
 	"github.com/artclass/artclass/client"
+	"github.com/artclass/artclass/internal/testenv"
 	"github.com/artclass/artclass/server"
 )
-
-var defaultModel = sync.OnceValues(classifier.Default)
-
-func mustModel(t testing.TB) *classifier.Model {
-	t.Helper()
-	m, err := defaultModel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// testServer is a server.Server serving on a loopback address.
-type testServer struct {
-	srv    *server.Server
-	addr   string
-	served chan error
-	calls  atomic.Int64 // unary calls answered
-}
-
-// serve starts a server with cfg on addr ("127.0.0.1:0" for any port) and
-// stops it when the test ends.
-func serve(t testing.TB, addr string, cfg server.Config) *testServer {
-	t.Helper()
-	ts := &testServer{served: make(chan error, 1)}
-	if cfg.Model == nil {
-		cfg.Model = mustModel(t)
-	}
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	cfg.ServerOptions = append(cfg.ServerOptions, grpc.ChainUnaryInterceptor(
-		func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			ts.calls.Add(1)
-			return h(ctx, req)
-		}))
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lis net.Listener
-	// A port just freed by a stopped server may take a moment to bind again.
-	for i := 0; ; i++ {
-		lis, err = net.Listen("tcp", addr)
-		if err == nil || i == 50 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.srv, ts.addr = srv, lis.Addr().String()
-	go func() { ts.served <- srv.Serve(lis) }()
-	t.Cleanup(ts.stop)
-	return ts
-}
-
-// stop shuts the server down; a second call does nothing.
-func (ts *testServer) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = ts.srv.Shutdown(ctx)
-	<-ts.served
-	ts.served <- nil
-}
 
 func newClient(t testing.TB, target string, opts ...client.Option) *client.Client {
 	t.Helper()
@@ -108,30 +35,24 @@ func newClient(t testing.TB, target string, opts ...client.Option) *client.Clien
 	return c
 }
 
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 const electionText = "Voters went to the polls on Sunday in a parliamentary election, and the ballot count was close."
 
 func TestClassify(t *testing.T) {
 	t.Parallel()
-	ts := serve(t, "127.0.0.1:0", server.Config{})
-	c := newClient(t, ts.addr)
-	m := mustModel(t)
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
+	c := newClient(t, ts.Addr)
+	m := testenv.DefaultModel(t)
 	want := m.Classify("Polls", electionText)
 
-	got, err := c.Classify(ctxT(t), client.Article{Title: "Polls", Text: electionText}, client.Filter{})
+	got, err := c.Classify(testenv.Context(t), classifier.Article{Title: "Polls", Text: electionText}, classifier.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.ModelVersion != m.Version() {
 		t.Errorf("model version %q, want %q", got.ModelVersion, m.Version())
 	}
-	if !slices.Equal(got.Labels, want.Labels()) {
-		t.Errorf("labels %v, want %v", got.Labels, want.Labels())
+	if !slices.Equal(got.Labels(), want.Labels()) {
+		t.Errorf("labels %v, want %v", got.Labels(), want.Labels())
 	}
 	if len(got.Topics) != len(want.Topics) {
 		t.Fatalf("%d topics, want %d", len(got.Topics), len(want.Topics))
@@ -143,26 +64,26 @@ func TestClassify(t *testing.T) {
 		}
 	}
 
-	top, err := c.Classify(ctxT(t), client.Article{Text: electionText}, client.Filter{TopK: 1})
+	top, err := c.Classify(testenv.Context(t), classifier.Article{Text: electionText}, classifier.Filter{TopK: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(top.Topics) != 1 || !slices.Equal(top.Labels, want.Labels()) {
-		t.Errorf("TopK 1: topics %v labels %v; want one topic and the labels untouched", top.Topics, top.Labels)
+	if len(top.Topics) != 1 || !slices.Equal(top.Labels(), want.Labels()) {
+		t.Errorf("TopK 1: topics %v labels %v; want one topic and the labels untouched", top.Topics, top.Labels())
 	}
 }
 
 func TestClassifyBatchAndStream(t *testing.T) {
 	t.Parallel()
-	ts := serve(t, "127.0.0.1:0", server.Config{})
-	c := newClient(t, ts.addr)
-	var articles []client.Article
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
+	c := newClient(t, ts.Addr)
+	var articles []classifier.Article
 	for i := range 300 {
 		text := electionText
 		if i%7 == 3 {
 			text = " " // invalid: blank
 		}
-		articles = append(articles, client.Article{ID: fmt.Sprint(i), Text: text})
+		articles = append(articles, classifier.Article{ID: fmt.Sprint(i), Text: text})
 	}
 
 	check := func(t *testing.T, results []client.ItemResult) {
@@ -176,19 +97,19 @@ func TestClassifyBatchAndStream(t *testing.T) {
 			}
 			var invalid *client.InvalidInputError
 			if i%7 == 3 {
-				if !errors.As(r.Err, &invalid) || len(invalid.Violations) != 1 || invalid.Violations[0].Field != "text" {
+				if !errors.As(r.Err, &invalid) || len(invalid.Invalid.Violations) != 1 || invalid.Invalid.Violations[0].Field != "text" {
 					t.Errorf("result %d: err %v, want an InvalidInputError on text", i, r.Err)
 				}
 				continue
 			}
-			if r.Err != nil || !slices.Equal(r.Labels, []string{"elections"}) {
-				t.Errorf("result %d: labels %v err %v, want [elections]", i, r.Labels, r.Err)
+			if r.Err != nil || !slices.Equal(r.Labels(), []string{"elections"}) {
+				t.Errorf("result %d: labels %v err %v, want [elections]", i, r.Labels(), r.Err)
 			}
 		}
 	}
 
 	t.Run("batch", func(t *testing.T) {
-		results, err := c.ClassifyBatch(ctxT(t), articles, client.Filter{})
+		results, err := c.ClassifyBatch(testenv.Context(t), articles, classifier.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +117,7 @@ func TestClassifyBatchAndStream(t *testing.T) {
 	})
 	t.Run("stream", func(t *testing.T) {
 		var results []client.ItemResult
-		err := c.ClassifyStream(ctxT(t), slices.Values(articles), client.StreamOptions{Window: 8}, func(r client.ItemResult) error {
+		err := c.ClassifyStream(testenv.Context(t), slices.Values(articles), client.StreamOptions{Window: 8}, func(r client.ItemResult) error {
 			results = append(results, r)
 			return nil
 		})
@@ -208,7 +129,7 @@ func TestClassifyBatchAndStream(t *testing.T) {
 	t.Run("stream stops at fn's error", func(t *testing.T) {
 		stop := errors.New("enough")
 		n := 0
-		err := c.ClassifyStream(ctxT(t), slices.Values(articles), client.StreamOptions{}, func(client.ItemResult) error {
+		err := c.ClassifyStream(testenv.Context(t), slices.Values(articles), client.StreamOptions{}, func(client.ItemResult) error {
 			if n++; n == 10 {
 				return stop
 			}
@@ -219,9 +140,9 @@ func TestClassifyBatchAndStream(t *testing.T) {
 		}
 	})
 	t.Run("empty batch", func(t *testing.T) {
-		_, err := c.ClassifyBatch(ctxT(t), nil, client.Filter{})
+		_, err := c.ClassifyBatch(testenv.Context(t), nil, classifier.Filter{})
 		var invalid *client.InvalidInputError
-		if !errors.As(err, &invalid) || invalid.Violations[0].Field != "articles" {
+		if !errors.As(err, &invalid) || invalid.Invalid.Violations[0].Field != "articles" {
 			t.Errorf("err %v, want an InvalidInputError on articles", err)
 		}
 	})
@@ -229,19 +150,19 @@ func TestClassifyBatchAndStream(t *testing.T) {
 
 func TestGetModelAndHealth(t *testing.T) {
 	t.Parallel()
-	ts := serve(t, "127.0.0.1:0", server.Config{})
-	c := newClient(t, ts.addr)
-	md, err := c.GetModel(ctxT(t))
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
+	c := newClient(t, ts.Addr)
+	md, err := c.GetModel(testenv.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := mustModel(t).Metadata()
+	want := testenv.DefaultModel(t).Metadata()
 	if md.Version != want.Version || !slices.Equal(md.Labels, want.Labels) || md.Samples != want.Samples ||
 		md.CV.MacroF1 != want.CV.MacroF1 || !slices.Equal(md.CV.PerLabel, want.CV.PerLabel) || !md.Created.Equal(want.Created) ||
 		md.Options.MinDF != want.Options.MinDF || md.LabelCounts[want.Labels[0]] != want.LabelCounts[want.Labels[0]] {
 		t.Errorf("GetModel = %+v\nwant %+v", md, want)
 	}
-	st, err := c.Health(ctxT(t))
+	st, err := c.Health(testenv.Context(t))
 	if err != nil || st != client.Serving {
 		t.Errorf("Health = %v, %v; want SERVING", st, err)
 	}
@@ -262,12 +183,12 @@ func TestErrorsFromTheServer(t *testing.T) {
 	slowTrain := func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (server.Model, error) {
 		trainStarted <- struct{}{}
 		<-releaseTrain
-		return mustModel(t), nil
+		return testenv.DefaultModel(t), nil
 	}
 	lowTrain := func(context.Context, []classifier.Sample, classifier.TrainOptions) (server.Model, error) {
-		return lowModel{mustModel(t)}, nil
+		return lowModel{testenv.DefaultModel(t)}, nil
 	}
-	open := serve(t, "127.0.0.1:0", server.Config{})
+	open := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
 	empty, err := server.New(server.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -278,9 +199,9 @@ func TestErrorsFromTheServer(t *testing.T) {
 	}
 	go empty.Serve(lis)
 	t.Cleanup(func() { empty.Shutdown(context.Background()) })
-	admin := serve(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: slowTrain})
-	noDir := serve(t, "127.0.0.1:0", server.Config{AdminToken: "secret"})
-	lowQ := serve(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: lowTrain})
+	admin := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: slowTrain})
+	noDir := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret"})
+	lowQ := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: lowTrain})
 
 	noRetry := client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 1})
 	samples := func(yield func(classifier.Sample) error) error {
@@ -291,9 +212,9 @@ func TestErrorsFromTheServer(t *testing.T) {
 		}
 		return nil
 	}
-	classify := func(addr string, a client.Article, opts ...client.Option) func(context.Context) error {
+	classify := func(addr string, a classifier.Article, opts ...client.Option) func(context.Context) error {
 		return func(ctx context.Context) error {
-			_, err := newClient(t, addr, opts...).Classify(ctx, a, client.Filter{})
+			_, err := newClient(t, addr, opts...).Classify(ctx, a, classifier.Filter{})
 			return err
 		}
 	}
@@ -306,7 +227,7 @@ func TestErrorsFromTheServer(t *testing.T) {
 	token := []client.Option{client.WithToken("secret"), client.WithInsecureToken()}
 
 	// Hold the admin server's one training slot.
-	go train(admin.addr, token...)(ctxT(t))
+	go train(admin.Addr, token...)(testenv.Context(t))
 	<-trainStarted
 	t.Cleanup(func() { close(releaseTrain) })
 
@@ -316,24 +237,24 @@ func TestErrorsFromTheServer(t *testing.T) {
 		want       []error
 		violations []string
 	}{
-		{"blank text", classify(open.addr, client.Article{Text: "  "}), []error{client.ErrInvalidArgument}, []string{"text"}},
-		{"bad title and text", classify(open.addr, client.Article{Title: "\xff", Text: ""}), []error{client.ErrInvalidArgument}, []string{"title", "text"}},
-		{"no model loaded", classify(lis.Addr().String(), client.Article{Text: electionText}, noRetry), []error{client.ErrUnavailable}, nil},
-		{"no server", classify("127.0.0.1:1", client.Article{Text: electionText}, noRetry), []error{client.ErrUnavailable}, nil},
+		{"blank text", classify(open.Addr, classifier.Article{Text: "  "}), []error{client.ErrInvalidArgument}, []string{"text"}},
+		{"bad title and text", classify(open.Addr, classifier.Article{Title: "\xff", Text: ""}), []error{client.ErrInvalidArgument}, []string{"title", "text"}},
+		{"no model loaded", classify(lis.Addr().String(), classifier.Article{Text: electionText}, noRetry), []error{client.ErrUnavailable}, nil},
+		{"no server", classify("127.0.0.1:1", classifier.Article{Text: electionText}, noRetry), []error{client.ErrUnavailable}, nil},
 		{"deadline", func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, time.Nanosecond)
 			defer cancel()
 			time.Sleep(time.Millisecond)
-			return classify(open.addr, client.Article{Text: electionText})(ctx)
+			return classify(open.Addr, classifier.Article{Text: electionText})(ctx)
 		}, []error{context.DeadlineExceeded}, nil},
-		{"train without token", train(admin.addr), []error{client.ErrUnauthenticated}, nil},
-		{"train with a wrong token", train(admin.addr, client.WithToken("nope"), client.WithInsecureToken()), []error{client.ErrUnauthenticated}, nil},
-		{"train disabled", train(open.addr, token...), []error{client.ErrPermissionDenied}, nil},
-		{"train without a model dir", train(noDir.addr, token...), []error{client.ErrFailedPrecondition}, nil},
-		{"train while training", train(admin.addr, token...), []error{client.ErrAborted, client.ErrTrainingInProgress}, nil},
-		{"quality regression", train(lowQ.addr, token...), []error{client.ErrFailedPrecondition, client.ErrQualityRegression}, nil},
+		{"train without token", train(admin.Addr), []error{client.ErrUnauthenticated}, nil},
+		{"train with a wrong token", train(admin.Addr, client.WithToken("nope"), client.WithInsecureToken()), []error{client.ErrUnauthenticated}, nil},
+		{"train disabled", train(open.Addr, token...), []error{client.ErrPermissionDenied}, nil},
+		{"train without a model dir", train(noDir.Addr, token...), []error{client.ErrFailedPrecondition}, nil},
+		{"train while training", train(admin.Addr, token...), []error{client.ErrAborted, client.ErrTrainingInProgress}, nil},
+		{"quality regression", train(lowQ.Addr, token...), []error{client.ErrFailedPrecondition, client.ErrQualityRegression}, nil},
 		{"bad sample", func(ctx context.Context) error {
-			_, err := newClient(t, lowQ.addr, token...).Train(ctx, func(yield func(classifier.Sample) error) error {
+			_, err := newClient(t, lowQ.Addr, token...).Train(ctx, func(yield func(classifier.Sample) error) error {
 				return yield(classifier.Sample{Text: electionText, Labels: []string{"Bad Label"}})
 			}, client.TrainOptions{})
 			return err
@@ -341,7 +262,7 @@ func TestErrorsFromTheServer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.call(ctxT(t))
+			err := tt.call(testenv.Context(t))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -356,7 +277,7 @@ func TestErrorsFromTheServer(t *testing.T) {
 			var invalid *client.InvalidInputError
 			if errors.As(err, &invalid) {
 				var fields []string
-				for _, v := range invalid.Violations {
+				for _, v := range invalid.Invalid.Violations {
 					fields = append(fields, v.Field)
 					if !strings.Contains(err.Error(), v.Field+": "+v.Description) {
 						t.Errorf("error %q does not spell out %s: %s", err, v.Field, v.Description)
@@ -436,29 +357,29 @@ func TestErrorMapping(t *testing.T) {
 // same port in the middle of a sequence of calls: none fails.
 func TestRestartedServerIsRetried(t *testing.T) {
 	t.Parallel()
-	first := serve(t, "127.0.0.1:0", server.Config{})
-	c := newClient(t, first.addr, client.WithTimeout(20*time.Second))
-	ctx := ctxT(t)
+	first := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
+	c := newClient(t, first.Addr, client.WithTimeout(20*time.Second))
+	ctx := testenv.Context(t)
 	call := func(i int) {
 		t.Helper()
-		if _, err := c.Classify(ctx, client.Article{Text: electionText}, client.Filter{}); err != nil {
+		if _, err := c.Classify(ctx, classifier.Article{Text: electionText}, classifier.Filter{}); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
 	for i := range 5 {
 		call(i)
 	}
-	first.stop()
-	restarted := make(chan *testServer)
+	first.Stop()
+	restarted := make(chan *testenv.Server)
 	go func() {
 		time.Sleep(300 * time.Millisecond) // calls made meanwhile find no server
-		restarted <- serve(t, first.addr, server.Config{})
+		restarted <- testenv.StartServer(t, first.Addr, server.Config{})
 	}()
 	for i := 5; i < 10; i++ {
 		call(i)
 	}
 	second := <-restarted
-	if second.calls.Load() == 0 {
+	if second.Calls() == 0 {
 		t.Error("the restarted server answered no call")
 	}
 	if _, err := c.GetModel(ctx); err != nil {
@@ -470,35 +391,35 @@ func TestRestartedServerIsRetried(t *testing.T) {
 // one of them stops.
 func TestRoundRobin(t *testing.T) {
 	t.Parallel()
-	a := serve(t, "127.0.0.1:0", server.Config{})
-	b := serve(t, "127.0.0.1:0", server.Config{})
-	c := newClient(t, a.addr+","+b.addr)
-	ctx := ctxT(t)
+	a := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
+	b := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
+	c := newClient(t, a.Addr+","+b.Addr)
+	ctx := testenv.Context(t)
 	// round_robin picks among the connections that are ready, and the
 	// second connects in the background: on a busy machine the first calls
 	// can all go to one server. Within a few seconds both must be in use.
 	deadline := time.Now().Add(5 * time.Second)
-	for i := 0; a.calls.Load() == 0 || b.calls.Load() == 0; i++ {
+	for i := 0; a.Calls() == 0 || b.Calls() == 0; i++ {
 		if time.Now().After(deadline) {
-			t.Fatalf("after %d calls in 5 s, calls per server: %d and %d; want both used", i, a.calls.Load(), b.calls.Load())
+			t.Fatalf("after %d calls in 5 s, calls per server: %d and %d; want both used", i, a.Calls(), b.Calls())
 		}
-		if _, err := c.Classify(ctx, client.Article{Text: electionText}, client.Filter{}); err != nil {
+		if _, err := c.Classify(ctx, classifier.Article{Text: electionText}, classifier.Filter{}); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
 	// Once both are ready, calls alternate between them.
-	before := a.calls.Load()
+	before := a.Calls()
 	for i := range 20 {
-		if _, err := c.Classify(ctx, client.Article{Text: electionText}, client.Filter{}); err != nil {
+		if _, err := c.Classify(ctx, classifier.Article{Text: electionText}, classifier.Filter{}); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if got := a.calls.Load() - before; got < 5 || got > 15 {
+	if got := a.Calls() - before; got < 5 || got > 15 {
 		t.Errorf("server a took %d of 20 calls once both were ready; want about half", got)
 	}
-	a.stop()
+	a.Stop()
 	for i := range 20 {
-		if _, err := c.Classify(ctx, client.Article{Text: electionText}, client.Filter{}); err != nil {
+		if _, err := c.Classify(ctx, classifier.Article{Text: electionText}, classifier.Filter{}); err != nil {
 			t.Fatalf("call %d after a server stopped: %v", i, err)
 		}
 	}
@@ -515,7 +436,12 @@ func TestNewOptions(t *testing.T) {
 		{"plain", "localhost:50051", nil, ""},
 		{"dns", "dns:///localhost:50051", nil, ""},
 		{"list", "127.0.0.1:1, 127.0.0.1:2", nil, ""},
-		{"bad list", "127.0.0.1:1,nohost", nil, "missing port"},
+		{"bad list", "127.0.0.1:1,nohost", nil, `address "nohost" in "127.0.0.1:1,nohost": want host:port`},
+		{"URL", "http://localhost:50051", nil, "not a http URL"},
+		{"no port", "localhost", nil, "want host:port"},
+		{"port not a number", "localhost:http", nil, `port "http" is not a number`},
+		{"dns without port", "dns:///localhost", nil, "want host:port"},
+		{"unix socket", "unix:///tmp/artclass.sock", nil, ""},
 		{"empty", " ", nil, "target is empty"},
 		{"token without TLS", "localhost:50051", []client.Option{client.WithToken("t")}, "needs TLS"},
 		{"plaintext token to loopback", "localhost:50051", []client.Option{client.WithToken("t"), client.WithInsecureToken()}, ""},
@@ -541,6 +467,8 @@ func TestNewOptions(t *testing.T) {
 				t.Errorf("New: %v", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("New = %v, want an error mentioning %q", err, tt.want)
+			case strings.Contains(tt.want, "host:port") && !errors.Is(err, client.ErrInvalidTarget):
+				t.Errorf("New = %v, want ErrInvalidTarget", err)
 			}
 		})
 	}
@@ -548,10 +476,10 @@ func TestNewOptions(t *testing.T) {
 
 func TestMutualTLSAndToken(t *testing.T) {
 	t.Parallel()
-	pki := newPKI(t)
+	pki := testenv.NewPKI(t)
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pki.caPEM)
-	serverCert, err := tls.LoadX509KeyPair(pki.serverCert, pki.serverKey)
+	pool.AppendCertsFromPEM(pki.CAPEM)
+	serverCert, err := tls.LoadX509KeyPair(pki.ServerCert, pki.ServerKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,23 +487,23 @@ func TestMutualTLSAndToken(t *testing.T) {
 		Certificates: []tls.Certificate{serverCert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
 	})
 	train := func(context.Context, []classifier.Sample, classifier.TrainOptions) (server.Model, error) {
-		return mustModel(t), nil
+		return testenv.DefaultModel(t), nil
 	}
-	ts := serve(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: train,
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: train,
 		ServerOptions: []grpc.ServerOption{grpc.Creds(creds)}})
 
 	noRetry := client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 1})
-	without := newClient(t, ts.addr, client.WithCAFile(pki.caFile), noRetry)
-	if _, err := without.GetModel(ctxT(t)); !errors.Is(err, client.ErrUnavailable) {
+	without := newClient(t, ts.Addr, client.WithCAFile(pki.CAFile), noRetry)
+	if _, err := without.GetModel(testenv.Context(t)); !errors.Is(err, client.ErrUnavailable) {
 		t.Errorf("without a client certificate: %v, want ErrUnavailable", err)
 	}
 
-	c := newClient(t, ts.addr, client.WithCAFile(pki.caFile), client.WithClientCert(pki.clientCert, pki.clientKey), client.WithToken("secret"))
-	if _, err := c.GetModel(ctxT(t)); err != nil {
+	c := newClient(t, ts.Addr, client.WithCAFile(pki.CAFile), client.WithClientCert(pki.ClientCert, pki.ClientKey), client.WithToken("secret"))
+	if _, err := c.GetModel(testenv.Context(t)); err != nil {
 		t.Fatalf("GetModel over mTLS: %v", err)
 	}
 	var progress []int
-	res, err := c.Train(ctxT(t), func(yield func(classifier.Sample) error) error {
+	res, err := c.Train(testenv.Context(t), func(yield func(classifier.Sample) error) error {
 		for range 5 {
 			if err := yield(classifier.Sample{Text: electionText, Labels: []string{"elections"}}); err != nil {
 				return err
@@ -586,61 +514,10 @@ func TestMutualTLSAndToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Train over mTLS with the token: %v", err)
 	}
-	if res.Model.Version != mustModel(t).Version() || res.PreviousVersion == "" {
+	if res.Model.Version != testenv.DefaultModel(t).Version() || res.PreviousVersion == "" {
 		t.Errorf("Train = %+v", res)
 	}
 	if !slices.Equal(progress, []int{5}) {
 		t.Errorf("progress %v, want [5]", progress)
 	}
-}
-
-// pki is a CA with a server and a client certificate it signed, as PEM
-// files.
-type pki struct {
-	caFile                string
-	caPEM                 []byte
-	serverCert, serverKey string
-	clientCert, clientKey string
-}
-
-func newPKI(t *testing.T) *pki {
-	t.Helper()
-	dir := t.TempDir()
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "artclass test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	p := &pki{caFile: write("ca.pem", "CERTIFICATE", caDER), caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})}
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, _ := x509.MarshalECPrivateKey(key)
-		return write(name+".pem", "CERTIFICATE", der), write(name+"-key.pem", "EC PRIVATE KEY", keyDER)
-	}
-	p.serverCert, p.serverKey = leaf("server", 2, x509.ExtKeyUsageServerAuth)
-	p.clientCert, p.clientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth)
-	return p
 }

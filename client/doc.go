@@ -1,14 +1,18 @@
 // Package client is the Go client of the artclass gRPC API
 // (artclass.v1.ClassifierService).
 //
-// It wraps the generated stub in typed methods that take and return plain Go
-// values — the classifier package's Topic, Term, Metadata and Report where
-// they fit — so that a program prints the same thing whether it classified
-// in-process or through a server. Every error the server sends comes back as
-// an error that callers test with errors.Is against the sentinel errors of
-// this package (ErrInvalidArgument, ErrUnavailable, ...) or with errors.As
-// against *InvalidInputError, which carries the server's field violations,
-// and *Error, which carries the status code and the ErrorInfo reason.
+// It speaks the classifier package's vocabulary: calls take a
+// classifier.Article and a classifier.Filter and return a classifier.Result
+// (with the model version), and a model is a classifier.Metadata with its
+// thresholds, so that a program handles the same values whether it
+// classified in-process or through a server. Every error the server sends
+// comes back as an error that callers test with errors.Is against the
+// sentinel errors of this package (ErrInvalidArgument, ErrUnavailable, ...)
+// or with errors.As against *InvalidInputError, which wraps the server's
+// field violations as a *classifier.InvalidError — the error
+// classifier.Limits.CheckArticle returns in-process — and *Error, which
+// carries the status code and the ErrorInfo reason. A bad target (a URL, a
+// missing port) fails New with ErrInvalidTarget before any connection.
 //
 // New connects lazily: it checks its options and returns at once, and the
 // first call opens the connection. The connection balances calls round-robin

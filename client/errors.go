@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
+	"github.com/artclass/artclass/classifier"
 )
 
 // Sentinel errors for the answers of the server, tested with errors.Is. An
@@ -34,6 +34,8 @@ var (
 	// ErrQualityRegression: Train made a model whose cross-validated
 	// macro-F1 is too far below the active model's; retry with Force.
 	ErrQualityRegression = errors.New("model quality regression")
+	// ErrNotFound: ActivateModel named a version the store does not hold.
+	ErrNotFound = errors.New("not found")
 	// ErrAborted: the call conflicted with another.
 	ErrAborted = errors.New("aborted")
 	// ErrTrainingInProgress: another Train call is running; retry later.
@@ -46,37 +48,34 @@ var (
 	ErrServer = errors.New("server error")
 )
 
-// FieldViolation names one bad field of a request and what is wrong with
-// it, as google.rpc.BadRequest.FieldViolation does.
-type FieldViolation struct {
-	// Field is the path to the field, for example "text" or
-	// "articles[3].text".
-	Field string
-	// Description says what is wrong, including the limit broken.
-	Description string
-}
-
 // InvalidInputError is an INVALID_ARGUMENT answer: the server's message and
-// the fields that broke a rule. It matches ErrInvalidArgument.
+// the fields that broke a rule, as the classifier names them. It matches
+// ErrInvalidArgument, and errors.As finds its *classifier.InvalidError (so
+// errors.Is finds classifier.ErrInvalidArticle): code that checks articles
+// in-process with classifier.Limits.CheckArticle and code that asks a server
+// test bad input the same way.
 type InvalidInputError struct {
-	Message    string
-	Violations []FieldViolation
+	// Message is the server's message.
+	Message string
+	// Invalid lists the field violations of the google.rpc.BadRequest
+	// detail, with the field paths the server sent.
+	Invalid classifier.InvalidError
 }
 
 // Error spells out every field violation on one line.
 func (e *InvalidInputError) Error() string {
-	if len(e.Violations) == 0 {
+	if len(e.Invalid.Violations) == 0 {
 		return "invalid argument: " + oneLine(e.Message)
 	}
-	parts := make([]string, len(e.Violations))
-	for i, v := range e.Violations {
+	parts := make([]string, len(e.Invalid.Violations))
+	for i, v := range e.Invalid.Violations {
 		parts[i] = v.Field + ": " + oneLine(v.Description)
 	}
 	return "invalid argument: " + strings.Join(parts, "; ")
 }
 
-// Is reports whether target is ErrInvalidArgument.
-func (e *InvalidInputError) Is(target error) bool { return target == ErrInvalidArgument }
+// Unwrap returns ErrInvalidArgument and the classifier's InvalidError.
+func (e *InvalidInputError) Unwrap() []error { return []error{ErrInvalidArgument, &e.Invalid} }
 
 // GRPCStatus lets status.FromError and status.Code see the original code.
 func (e *InvalidInputError) GRPCStatus() *status.Status {
@@ -97,6 +96,7 @@ type Error struct {
 	kinds []error
 }
 
+// Error names the sentinel the error matches and the server's message.
 func (e *Error) Error() string {
 	if len(e.kinds) == 0 {
 		return strings.ToLower(e.Code.String()) + ": " + oneLine(e.Message)
@@ -125,6 +125,7 @@ var codeErrors = map[codes.Code]error{
 	codes.Unavailable:        ErrUnavailable,
 	codes.FailedPrecondition: ErrFailedPrecondition,
 	codes.Aborted:            ErrAborted,
+	codes.NotFound:           ErrNotFound,
 	codes.ResourceExhausted:  ErrResourceExhausted,
 	codes.Internal:           ErrInternal,
 	codes.DeadlineExceeded:   context.DeadlineExceeded,
@@ -161,7 +162,7 @@ func statusError(st *status.Status) error {
 		for _, d := range st.Details() {
 			if br, ok := d.(*errdetails.BadRequest); ok {
 				for _, v := range br.GetFieldViolations() {
-					ie.Violations = append(ie.Violations, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
+					ie.Invalid.Violations = append(ie.Invalid.Violations, classifier.FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
 				}
 			}
 		}
@@ -182,19 +183,6 @@ func statusError(st *status.Status) error {
 		}
 	}
 	return e
-}
-
-// itemError converts the error of one article of a batch or stream.
-func itemError(ie *artclassv1.ItemError) error {
-	code := codes.Code(ie.GetCode())
-	if code == codes.InvalidArgument {
-		e := &InvalidInputError{Message: ie.GetMessage()}
-		for _, v := range ie.GetFieldViolations() {
-			e.Violations = append(e.Violations, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
-		}
-		return e
-	}
-	return statusError(status.New(code, ie.GetMessage()))
 }
 
 // oneLine keeps an error on one line of a terminal.

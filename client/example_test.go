@@ -25,29 +25,29 @@ func Example() {
 	defer c.Close()
 	ctx := context.Background()
 
-	r, err := c.Classify(ctx, client.Article{
+	r, err := c.Classify(ctx, classifier.Article{
 		Title: "Air strikes hit rebel-held Idlib",
 		Text:  "Syrian government warplanes bombed towns in Idlib province on Tuesday, killing fighters and civilians, as troops pushed north towards the Turkish border.",
-	}, client.Filter{TopK: 2})
+	}, classifier.Filter{TopK: 2})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("labels:", r.Labels)
+	fmt.Println("labels:", r.Labels())
 	for _, t := range r.Topics {
-		fmt.Printf("%-12s %.2f\n", t.Label, t.Confidence)
+		fmt.Printf("%-12s %.1f\n", t.Label, t.Confidence)
 	}
 
 	// Bad input comes back as an *InvalidInputError naming the field.
-	_, err = c.Classify(ctx, client.Article{Text: "   "}, client.Filter{})
+	_, err = c.Classify(ctx, classifier.Article{Text: "   "}, classifier.Filter{})
 	var invalid *client.InvalidInputError
 	if errors.As(err, &invalid) {
-		fmt.Println(errors.Is(err, client.ErrInvalidArgument), invalid.Violations[0].Field)
+		fmt.Println(errors.Is(err, client.ErrInvalidArgument), invalid.Invalid.Violations[0].Field)
 	}
 	// Output:
 	// labels: [defence middle-east]
-	// defence      1.00
-	// middle-east  0.98
+	// defence      1.0
+	// middle-east  1.0
 	// true text
 }
 

@@ -12,17 +12,106 @@ import (
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 )
 
-// GetModel describes the server's active model. Options carries the fields
-// the API has (algorithm, min_df, max_features, bigrams, folds) and
-// Candidates is nil: the API does not carry them.
-func (c *Client) GetModel(ctx context.Context) (classifier.Metadata, error) {
+// Model describes a trained model as the API carries it: the classifier's
+// Metadata (Options hold the fields the API has; Candidates and the
+// cross-validation's reliability bins are not carried) and each label's
+// decision threshold.
+type Model struct {
+	classifier.Metadata
+	// Thresholds holds each label's decision threshold: a label is
+	// assigned when its confidence reaches it, which for a rare label can
+	// be below 0.5 (see classifier.Model.Thresholds).
+	Thresholds map[string]float64 `json:"thresholds"`
+}
+
+// ServedModel is what GetModel answers: the model a replica serves, and the
+// version its model store names as active.
+type ServedModel struct {
+	Model
+	// StoreActiveVersion is the store's active version when the server
+	// follows a store, empty otherwise: the replica has caught up when it
+	// equals Version.
+	StoreActiveVersion string `json:"store_active_version,omitempty"`
+}
+
+// GetModel describes the server's active model.
+func (c *Client) GetModel(ctx context.Context) (ServedModel, error) {
 	ctx, cancel := c.unaryContext(ctx)
 	defer cancel()
 	resp, err := c.rpc.GetModel(ctx, &artclassv1.GetModelRequest{})
 	if err != nil {
-		return classifier.Metadata{}, fromStatus(err)
+		return ServedModel{}, fromStatus(err)
 	}
-	return metadata(resp.GetModel()), nil
+	return ServedModel{Model: model(resp.GetModel()), StoreActiveVersion: resp.GetStoreActiveVersion()}, nil
+}
+
+// StoredModel is one version in the server's model store.
+type StoredModel struct {
+	Model
+	// ParentVersion was active when this version was trained; empty for
+	// the first.
+	ParentVersion string `json:"parent_version,omitempty"`
+	// SHA256 is the model file's checksum, hex-encoded, and SizeBytes its
+	// size.
+	SHA256    string `json:"sha256"`
+	SizeBytes int64  `json:"size_bytes"`
+	// Active reports whether the store names this version as active.
+	Active bool `json:"active"`
+}
+
+// ModelList is the server's model store: every version, newest first, and
+// the active one.
+type ModelList struct {
+	Models []StoredModel `json:"models"`
+	// ActiveVersion is empty when no version is active.
+	ActiveVersion string `json:"active_version"`
+}
+
+// ListModels lists the versions of the server's model store. It needs
+// WithToken with the admin token; a server without a store answers
+// ErrFailedPrecondition.
+func (c *Client) ListModels(ctx context.Context) (ModelList, error) {
+	ctx, cancel := c.unaryContext(ctx)
+	defer cancel()
+	resp, err := c.rpc.ListModels(ctx, &artclassv1.ListModelsRequest{})
+	if err != nil {
+		return ModelList{}, fromStatus(err)
+	}
+	out := ModelList{ActiveVersion: resp.GetActiveVersion(), Models: make([]StoredModel, len(resp.GetModels()))}
+	for i, m := range resp.GetModels() {
+		out.Models[i] = StoredModel{
+			Model:         model(m.GetModel()),
+			ParentVersion: m.GetParentVersion(),
+			SHA256:        m.GetSha256(),
+			SizeBytes:     m.GetSizeBytes(),
+			Active:        m.GetActive(),
+		}
+	}
+	return out, nil
+}
+
+// Activation reports a change of the store's active version.
+type Activation struct {
+	// Model is the model now active.
+	Model Model `json:"model"`
+	// PreviousVersion was active before.
+	PreviousVersion string `json:"previous_version"`
+}
+
+// ActivateModel makes a stored version the active one (a rollback or a
+// roll forward); every replica following the store serves it within a poll
+// interval. It needs WithToken with the admin token. Errors: an unknown
+// version matches ErrNotFound, one that does not load
+// ErrFailedPrecondition, a concurrent change ErrAborted. It is never
+// retried.
+func (c *Client) ActivateModel(ctx context.Context, version string) (Activation, error) {
+	ctx, cancel := c.unaryContext(ctx)
+	defer cancel()
+	resp, err := c.rpc.ActivateModel(ctx, &artclassv1.ActivateModelRequest{Version: version})
+	if err != nil {
+		return Activation{}, fromStatus(err)
+	}
+	return Activation{Model: model(resp.GetModel()), PreviousVersion: resp.GetPreviousVersion()}, nil
 }
 
 // ServingStatus is what grpc.health.v1 says of the classifier service.
@@ -57,21 +146,11 @@ func (c *Client) Health(ctx context.Context) (ServingStatus, error) {
 // error, when yield fails.
 type Samples func(yield func(classifier.Sample) error) error
 
-// TrainOptions configures Train. A zero field keeps the server's default.
+// TrainOptions configures Train.
 type TrainOptions struct {
-	// Algorithm is "auto", "logreg" or "rocchio".
-	Algorithm   string
-	MinDF       int
-	MaxFeatures int
-	// Bigrams, when not nil, turns pairs of adjacent words as terms on or
-	// off.
-	Bigrams *bool
-	Folds   int
-	// L2, when not nil, is the logistic regression's regularisation
-	// strength; Seed, when not nil, seeds the cross-validation folds. The
-	// server's defaults apply otherwise.
-	L2   *float64
-	Seed *uint64
+	// Overrides are the training options to change from the server's
+	// defaults; a nil field keeps the default.
+	Overrides classifier.TrainOverrides
 	// Force makes the new model active even if its cross-validated
 	// macro-F1 is more than 0.02 below the active model's.
 	Force bool
@@ -83,7 +162,7 @@ type TrainOptions struct {
 // TrainResult describes the model a Train call made active.
 type TrainResult struct {
 	// Model is the new active model with its cross-validated report.
-	Model classifier.Metadata
+	Model Model
 	// PreviousVersion and PreviousMacroF1 describe the model it replaced;
 	// the version is empty if there was none.
 	PreviousVersion string
@@ -108,16 +187,7 @@ func (c *Client) Train(ctx context.Context, samples Samples, opts TrainOptions) 
 	if err != nil {
 		return TrainResult{}, fromStatus(err)
 	}
-	msg := &artclassv1.TrainRequest{Options: &artclassv1.TrainOptions{
-		Algorithm:   opts.Algorithm,
-		MinDf:       int32(opts.MinDF),
-		MaxFeatures: int32(opts.MaxFeatures),
-		Bigrams:     opts.Bigrams,
-		Folds:       int32(opts.Folds),
-		Force:       opts.Force,
-		L2:          opts.L2,
-		Seed:        opts.Seed,
-	}}
+	msg := &artclassv1.TrainRequest{Options: trainOptions(opts)}
 	var (
 		n, size  int
 		total    int64
@@ -157,10 +227,35 @@ func (c *Client) Train(ctx context.Context, samples Samples, opts TrainOptions) 
 		return TrainResult{}, fromStatus(err)
 	}
 	return TrainResult{
-		Model:           metadata(resp.GetModel()),
+		Model:           model(resp.GetModel()),
 		PreviousVersion: resp.GetPreviousVersion(),
 		PreviousMacroF1: resp.GetPreviousMacroF1(),
 	}, nil
+}
+
+// trainOptions converts o to the API's options: a field the overrides
+// leave nil stays unset, so the server's default applies.
+func trainOptions(o TrainOptions) *artclassv1.TrainOptions {
+	ov := o.Overrides
+	out := &artclassv1.TrainOptions{Force: o.Force, Bigrams: ov.Bigrams, L2: ov.L2, Seed: ov.Seed}
+	if ov.Algorithm != nil {
+		out.Algorithm = *ov.Algorithm
+	}
+	if ov.MinDF != nil {
+		out.MinDf = int32(*ov.MinDF)
+	}
+	if ov.MaxFeatures != nil {
+		out.MaxFeatures = int32(*ov.MaxFeatures)
+	}
+	if ov.Folds != nil {
+		out.Folds = int32(*ov.Folds)
+	}
+	return out
+}
+
+// model converts the API's Model.
+func model(m *artclassv1.Model) Model {
+	return Model{Metadata: metadata(m), Thresholds: m.GetThresholds()}
 }
 
 // metadata converts the API's Model to the classifier's Metadata.
