@@ -1,5 +1,7 @@
 package classifier
 
+import "fmt"
+
 // Coverage says how much of an article's text the model's vocabulary
 // covers: a model can only judge text in the words it was trained on.
 type Coverage struct {
@@ -59,4 +61,22 @@ func (w Warning) String() string {
 }
 
 // MarshalText encodes the warning by its name.
-func (w Warning) MarshalText() ([]byte, error) { return []byte(w.String()), nil }
+func (w Warning) MarshalText() ([]byte, error) {
+	if w != NoWarning && w != WarningLowCoverage {
+		return nil, fmt.Errorf("warning %d is not a known warning", int(w))
+	}
+	return []byte(w.String()), nil
+}
+
+// UnmarshalText decodes a warning from its name.
+func (w *Warning) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "":
+		*w = NoWarning
+	case "low_coverage":
+		*w = WarningLowCoverage
+	default:
+		return fmt.Errorf("warning %q is not one of \"\", \"low_coverage\"", b)
+	}
+	return nil
+}

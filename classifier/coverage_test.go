@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"encoding/json"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -109,6 +110,60 @@ func TestCoverageSeparatesEnglishFromTheRest(t *testing.T) {
 		}
 		if r.Warning != WarningLowCoverage {
 			t.Errorf("%s: coverage %.2f, warning %q; want %q", name, r.Coverage.Share(), r.Warning, WarningLowCoverage)
+		}
+	}
+}
+
+func TestWarningJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		r    Result
+		want string
+	}{
+		{"no warning is left out", Result{Coverage: Coverage{Tokens: 10, Known: 9}}, `{"topics":null,"coverage":{"tokens":10,"known":9}}`},
+		{"low coverage", Result{Coverage: Coverage{Tokens: 10, Known: 1}, Warning: WarningLowCoverage}, `{"topics":null,"coverage":{"tokens":10,"known":1},"warning":"low_coverage"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := json.Marshal(tc.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Fatalf("JSON %s, want %s", got, tc.want)
+			}
+			var back Result
+			if err := json.Unmarshal(got, &back); err != nil || back.Warning != tc.r.Warning || back.Coverage != tc.r.Coverage {
+				t.Errorf("decoded %+v (%v), want %+v", back, err, tc.r)
+			}
+		})
+	}
+	var w Warning
+	if err := w.UnmarshalText([]byte("loud")); err == nil || !strings.Contains(err.Error(), `"loud"`) {
+		t.Errorf("UnmarshalText(loud) = %v, want an error naming it", err)
+	}
+	if _, err := Warning(7).MarshalText(); err == nil {
+		t.Error("MarshalText(7) succeeded, want an error")
+	}
+}
+
+func TestCoverageShare(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		c     Coverage
+		share float64
+		low   bool
+	}{
+		{Coverage{}, 0, true},
+		{Coverage{Tokens: 10, Known: 2}, 0.2, true},
+		{Coverage{Tokens: 10, Known: 3}, 0.3, false},
+		{Coverage{Tokens: 4, Known: 4}, 1, false},
+	}
+	for _, tc := range tests {
+		if got := tc.c.Share(); got != tc.share || tc.c.Low() != tc.low {
+			t.Errorf("%+v: share %v low %v, want %v and %v", tc.c, got, tc.c.Low(), tc.share, tc.low)
 		}
 	}
 }

@@ -16,12 +16,12 @@ func Example() {
 		"Syrian government warplanes bombed towns in Idlib province on Tuesday, killing fighters and civilians, as troops pushed north towards the Turkish border.")
 	fmt.Println("labels:", r.Labels())
 	for _, t := range r.Topics {
-		fmt.Printf("%-12s %.2f\n", t.Label, t.Confidence)
+		fmt.Printf("%-12s %.1f\n", t.Label, t.Confidence)
 	}
 	// Output:
 	// labels: [defence middle-east]
-	// defence      1.00
-	// middle-east  1.00
-	// environment  0.00
-	// elections    0.00
+	// defence      1.0
+	// middle-east  1.0
+	// environment  0.0
+	// elections    0.0
 }

@@ -416,6 +416,10 @@ func TestDecodeRejectsBadFiles(t *testing.T) {
 		{"foreign file", []byte("%PDF-1.7 lorem ipsum dolor sit amet consectetur adipiscing elit sed do"), "not an artclass model"},
 		{"future version", edit(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 7); return b }), "format version 7 is newer"},
 		{"version zero", edit(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 0); return b }), "unsupported format version 0"},
+		{"format 1 with passages", edit(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 1); return b }), "format 1 has no passages"},
+		{"passage length out of range", edit(func(b []byte) []byte {
+			return reseal(bytes.Replace(b, []byte(`"passage_words":100`), []byte(`"passage_words":  1`), 1))
+		}), "passage_words 1 is neither 0 nor in"},
 		{"truncated payload", good[:len(good)-10], "truncated"},
 		{"trailing data", append(slices.Clone(good), 0), "trailing data"},
 		{"huge announced length", edit(func(b []byte) []byte { binary.LittleEndian.PutUint64(b[12:], 1<<62); return b }), "truncated"},

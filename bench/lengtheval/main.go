@@ -1,0 +1,172 @@
+// Lengtheval measures artclass on short and long articles apart: a model
+// trained on the shared train.jsonl and the embedded default model, each
+// scored on dev.jsonl (all, short, long) and on the project's own long
+// evaluation set (testdata/longeval), which no model is trained on. It
+// also reports training time and model size. It uses the classifier
+// package directly, so it needs no server and no CLI.
+//
+// Usage:
+//
+//	go run ./bench/lengtheval [--shared ../shared/data/news] [--longeval 'testdata/longeval/*.jsonl']
+//	    [--min-words 300] [--synthetic-long 0] [--passage-words 100] [--corpus] [-o text|json]
+//
+// Run it from the repository root. With --corpus it also trains the default
+// model's recipe (the corpus files) with the given options, to compare
+// options on every measure in one run.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/artclass/artclass/classifier"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "lengtheval:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one model's figures.
+type result struct {
+	Model      string                             `json:"model"`
+	TrainSecs  float64                            `json:"train_seconds,omitempty"`
+	FileBytes  int                                `json:"file_bytes"`
+	CVMacroF1  float64                            `json:"cv_macro_f1"`
+	Algorithm  string                             `json:"algorithm"`
+	Synthetic  int                                `json:"synthetic"`
+	Evaluation map[string]classifier.LengthReport `json:"evaluation"`
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("lengtheval", flag.ContinueOnError)
+	shared := fs.String("shared", "../shared/data/news", "directory of train.jsonl and dev.jsonl")
+	longeval := fs.String("longeval", "testdata/longeval/*.jsonl", "glob of the long evaluation files")
+	minWords := fs.Int("min-words", classifier.LongArticleWords, "word count from which an article is long")
+	synthetic := fs.Float64("synthetic-long", 0, "TrainOptions.SyntheticLong for the train.jsonl model")
+	passage := fs.Int("passage-words", classifier.DefaultPassageWords, "TrainOptions.PassageWords for the train.jsonl model")
+	corpus := fs.Bool("corpus", false, "also train the default model's recipe (classifier.DefaultCorpus) with these options")
+	out := fs.String("o", "text", "output: text or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	trainSet, err := classifier.ReadSamplesFile(filepath.Join(*shared, "train.jsonl"))
+	if err != nil {
+		return fmt.Errorf("read train: %w", err)
+	}
+	sets := map[string][]classifier.Sample{}
+	if sets["dev"], err = classifier.ReadSamplesFile(filepath.Join(*shared, "dev.jsonl")); err != nil {
+		return fmt.Errorf("read dev: %w", err)
+	}
+	files, err := filepath.Glob(*longeval)
+	if err != nil {
+		return fmt.Errorf("longeval: %w", err)
+	}
+	for _, f := range files {
+		s, err := classifier.ReadSamplesFile(f)
+		if err != nil {
+			return fmt.Errorf("read longeval: %w", err)
+		}
+		sets["longeval"] = append(sets["longeval"], s...)
+	}
+	if len(sets["longeval"]) == 0 {
+		return errors.New("no long evaluation articles: --longeval matches no file")
+	}
+
+	opts := classifier.DefaultTrainOptions()
+	opts.SyntheticLong = *synthetic
+	opts.PassageWords = *passage
+	opts.Created = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	start := time.Now()
+	trained, err := classifier.Train(ctx, trainSet, opts)
+	if err != nil {
+		return err
+	}
+	trainSecs := time.Since(start).Seconds()
+	def, err := classifier.Default()
+	if err != nil {
+		return err
+	}
+	type model struct {
+		name  string
+		model *classifier.Model
+		secs  float64
+	}
+	models := []model{{"train.jsonl", trained, trainSecs}, {"embedded default", def, 0}}
+	if *corpus {
+		var samples []classifier.Sample
+		for _, p := range classifier.DefaultCorpus {
+			s, err := classifier.ReadSamplesFile(p)
+			if err != nil {
+				return fmt.Errorf("read corpus: %w", err)
+			}
+			samples = append(samples, s...)
+		}
+		start := time.Now()
+		m, err := classifier.Train(ctx, samples, opts)
+		if err != nil {
+			return err
+		}
+		models = append(models, model{"corpus", m, time.Since(start).Seconds()})
+	}
+	var results []result
+	for _, m := range models {
+		data, err := m.model.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		md := m.model.Metadata()
+		r := result{Model: m.name, TrainSecs: m.secs, FileBytes: len(data), CVMacroF1: md.CV.MacroF1,
+			Algorithm: md.Algorithm, Synthetic: md.Synthetic, Evaluation: map[string]classifier.LengthReport{}}
+		for name, samples := range sets {
+			r.Evaluation[name] = classifier.EvaluateByLength(m.model, samples, *minWords)
+		}
+		results = append(results, r)
+	}
+	if *out == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(results)
+	}
+	for _, r := range results {
+		fmt.Fprintf(stdout, "== %s model: %s, CV macro-F1 %.3f, %d synthetic, %d bytes", r.Model, r.Algorithm, r.CVMacroF1, r.Synthetic, r.FileBytes)
+		if r.TrainSecs > 0 {
+			fmt.Fprintf(stdout, ", trained in %.2f s", r.TrainSecs)
+		}
+		fmt.Fprintln(stdout)
+		for _, set := range []string{"dev", "longeval"} {
+			lr := r.Evaluation[set]
+			for _, part := range []struct {
+				name string
+				rep  classifier.Report
+			}{{"all", lr.All}, {"short", lr.Short}, {"long", lr.Long}} {
+				if part.rep.N == 0 || part.name != "all" && part.rep.N == lr.All.N {
+					continue // the set is all short or all long
+				}
+				fmt.Fprintf(stdout, "  %-8s %-5s %s\n", set, part.name, line(part.rep))
+			}
+		}
+	}
+	return nil
+}
+
+// line prints a report on one line: n, macro- and micro-F1, ECE, and each
+// label's precision and recall with its support.
+func line(r classifier.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "n=%3d macro-F1 %.3f micro-F1 %.3f ECE %.3f |", r.N, r.MacroF1, r.MicroF1, r.ECE)
+	for _, l := range r.PerLabel {
+		fmt.Fprintf(&b, " %s P %.2f R %.2f (%d)", l.Label, l.Precision, l.Recall, l.Support)
+	}
+	return b.String()
+}
