@@ -59,6 +59,10 @@
 // Credentials come from the AWS SDK's default chain: AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY, a shared profile, or the pod's IAM role. Open does
 // not contact the store, so a replica can start while the store is down.
+// The AWS SDK makes up to 3 attempts at each request, with backoff (the
+// retryer gocloud.dev installs, which AWS_MAX_ATTEMPTS does not change), so
+// a call to an S3 store that is down takes 2 to 5 seconds to fail, and a
+// Follower's poll with it.
 //
 // gs:// and azblob:// work too when a binary imports their drivers for their
 // side effect (import _ "gocloud.dev/blob/gcsblob", _
@@ -77,8 +81,21 @@
 // link(2), which fails if the name exists, then fsyncs the directory. That
 // is atomic across processes on one machine and on NFS (link is one of
 // NFS's atomic operations), so replicas can share a ReadWriteMany volume.
-// Reads and listings go through fileblob. A store opened with New on a
-// fileblob bucket gets fileblob's behaviour, not this one.
+// Reads and listings go through fileblob. fileblob lists a directory it
+// cannot read as empty, so a file:// store checks that its root directory
+// exists before it lists, and never creates the root itself: a store whose
+// volume is not mounted reads as unreachable, not as empty. A store opened
+// with New on a fileblob bucket gets fileblob's behaviour, not this one.
+//
+// # Growth
+//
+// Versions and pointer generations are never deleted by this package.
+// Active lists the pointer's generations (one object each, about 200
+// bytes), so it slows as promotions accumulate, by about one listing page
+// per thousand; a Follower lists once at start and then reads one object a
+// poll. Generations only grow: emptying a store under running replicas
+// leaves them waiting for a generation past the one they know, so start
+// afresh under a new prefix instead.
 package modelstore
 
 import (

@@ -3,6 +3,7 @@ package s3test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
@@ -12,7 +13,9 @@ import (
 // with a precondition failure once the key exists, and data kept across a
 // stop and a start on the same directory and port.
 func TestServer(t *testing.T) {
+	start := time.Now()
 	s := New(t)
+	t.Logf("first start took %v", time.Since(start))
 	ctx := context.Background()
 	open := func() *blob.Bucket {
 		t.Helper()
@@ -33,11 +36,15 @@ func TestServer(t *testing.T) {
 		t.Fatalf("second create-only write: got %v (code %v), want FailedPrecondition", err, gcerrors.Code(err))
 	}
 
+	start = time.Now()
 	s.Stop()
+	t.Logf("stop took %v", time.Since(start))
 	if _, err := b.ReadAll(ctx, "k"); err == nil {
 		t.Fatal("read from a stopped server succeeded")
 	}
+	start = time.Now()
 	s.Start()
+	t.Logf("start took %v", time.Since(start))
 	got, err := open().ReadAll(ctx, "k")
 	if err != nil {
 		t.Fatalf("read after restart: %v", err)
