@@ -190,6 +190,25 @@ func fitFeatures(docs []string, opts TrainOptions) (*featurePipeline, *sparse.CS
 	return fp, docRows(m), nil
 }
 
+// fitFeaturesOn fits the pipeline on fit only and returns it with the
+// vectors of all as rows: synthetic articles repeat their parts' words, and
+// would otherwise lift rare words over the minimum document frequency and
+// skew the IDF.
+func fitFeaturesOn(fit, all []string, opts TrainOptions) (*featurePipeline, *sparse.CSR, error) {
+	if len(fit) == len(all) {
+		return fitFeatures(all, opts)
+	}
+	fp, _, err := fitFeatures(fit, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	X, err := fp.transform(all)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fp, X, nil
+}
+
 // transform returns the vectors of docs as rows.
 func (fp *featurePipeline) transform(docs []string) (*sparse.CSR, error) {
 	m, err := fp.pipeline.Transform(docs...)
