@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -100,7 +101,7 @@ type backendMaker struct {
 // backends are the stores every test runs against: memory, a directory,
 // and SeaweedFS's S3 (skipped when there is no weed binary). Every S3
 // backend is a new prefix of one server.
-func backends(t *testing.T) []backendMaker {
+func backends(t testing.TB) []backendMaker {
 	mem := backendMaker{"mem", func(t testing.TB) backend {
 		b := memblob.OpenBucket(nil)
 		return backend{open: func(testing.TB) *Store { return New(b) }, raw: b}
@@ -645,5 +646,98 @@ func TestOpenPrefix(t *testing.T) {
 	}
 	if list, err := bs.List(ctx); err != nil || len(list) != 0 {
 		t.Errorf("List under another prefix = %v, %v; want none", list, err)
+	}
+}
+
+// TestPromoteAcrossProcesses races promotions of one directory store from
+// separate processes (this test binary, run again as helpers): exactly one
+// wins, the rest get a conflict naming it.
+func TestPromoteAcrossProcesses(t *testing.T) {
+	if u := os.Getenv("MODELSTORE_HELPER_URL"); u != "" {
+		promoteHelper(t, u)
+		return
+	}
+	t.Parallel()
+	ms := mustModels(t)
+	dir := t.TempDir()
+	u := "file://" + dir
+	s := mustOpen(t, u)
+	for _, m := range ms {
+		mustPut(t, s, m, "")
+	}
+	p := mustPromote(t, s, ms[0].Version(), Pointer{})
+	const helpers = 6
+	gate := filepath.Join(t.TempDir(), "go")
+	cmds := make([]*exec.Cmd, helpers)
+	outs := make([]*bytes.Buffer, helpers)
+	for i := range helpers {
+		expected, _ := json.Marshal(p)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPromoteAcrossProcesses$", "-test.v")
+		cmd.Env = append(os.Environ(),
+			"MODELSTORE_HELPER_URL="+u,
+			"MODELSTORE_HELPER_VERSION="+ms[1+i%(len(ms)-1)].Version(),
+			"MODELSTORE_HELPER_EXPECTED="+string(expected),
+			"MODELSTORE_HELPER_GATE="+gate)
+		outs[i] = new(bytes.Buffer)
+		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = cmd
+	}
+	// Open the gate once all have started, so that their promotions overlap.
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wins, conflicts := 0, 0
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("helper %d: %v\n%s", i, err, outs[i])
+		}
+		switch out := outs[i].String(); {
+		case strings.Contains(out, "RESULT won"):
+			wins++
+		case strings.Contains(out, "RESULT conflict"):
+			conflicts++
+		default:
+			t.Errorf("helper %d gave no result:\n%s", i, out)
+		}
+	}
+	now := mustActive(t, s)
+	if wins != 1 || conflicts != helpers-1 || now.Generation != p.Generation+1 {
+		t.Errorf("%d wins, %d conflicts, active generation %d; want 1 win, %d conflicts, generation %d",
+			wins, conflicts, now.Generation, helpers-1, p.Generation+1)
+	}
+	for i := range cmds {
+		if out := outs[i].String(); strings.Contains(out, "RESULT conflict") && !strings.Contains(out, "RESULT conflict "+now.Version) {
+			t.Errorf("helper %d's conflict does not name the winner %s:\n%s", i, now.Version, out)
+		}
+	}
+}
+
+// promoteHelper is one process of TestPromoteAcrossProcesses.
+func promoteHelper(t *testing.T, u string) {
+	var expected Pointer
+	if err := json.Unmarshal([]byte(os.Getenv("MODELSTORE_HELPER_EXPECTED")), &expected); err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, u)
+	for deadline := time.Now().Add(waitFor); ; time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(os.Getenv("MODELSTORE_HELPER_GATE")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the gate never opened")
+		}
+	}
+	_, err := s.Promote(context.Background(), os.Getenv("MODELSTORE_HELPER_VERSION"), expected)
+	var ce *ConflictError
+	switch {
+	case err == nil:
+		fmt.Println("RESULT won")
+	case errors.As(err, &ce):
+		fmt.Println("RESULT conflict " + ce.Active.Version)
+	default:
+		t.Fatal(err)
 	}
 }
