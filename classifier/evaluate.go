@@ -1,6 +1,10 @@
 package classifier
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"slices"
+)
 
 // Report holds a model's quality on a labelled set.
 type Report struct {
@@ -24,6 +28,67 @@ type Report struct {
 	// Reliability holds the ECE's bins, lowest confidence first: the data
 	// of a reliability diagram.
 	Reliability []ReliabilityBin `json:"reliability,omitempty"`
+	// Confusion says which labels the articles of each label got. Score
+	// and Evaluate fill it; a cross-validation report has none.
+	Confusion *Confusion `json:"confusion,omitempty"`
+}
+
+// Confusion is a confusion matrix for multi-label verdicts. Rows are the
+// labels articles carry, then "none" for articles with no label; columns
+// are the labels assigned, then "none" for articles assigned nothing. An
+// article counts in the row of each label it carries; in that row it adds
+// to the diagonal when the label was assigned, to each assigned column it
+// does not carry, and to "none" when nothing was assigned. The diagonal is
+// the recall, and the rest says which topic a miss turned into, which a
+// table of per-label counts cannot.
+type Confusion struct {
+	// Names are the labels, then "none".
+	Names []string `json:"names"`
+	// Counts[row][col] counts articles; Rows[row] is the number of
+	// articles in the row.
+	Counts [][]int `json:"counts"`
+	Rows   []int   `json:"rows"`
+}
+
+// Share returns a cell as a share of its row's articles, 0 for an empty
+// row.
+func (c *Confusion) Share(row, col int) float64 {
+	return ratio(c.Counts[row][col], c.Rows[row])
+}
+
+// newConfusion builds the matrix of truth and assigned, indexed as in
+// newReport.
+func newConfusion(labels []string, truth, assigned [][]bool) *Confusion {
+	L := len(labels)
+	c := &Confusion{Names: append(slices.Clone(labels), "none"), Counts: make([][]int, L+1), Rows: make([]int, L+1)}
+	for r := range c.Counts {
+		c.Counts[r] = make([]int, L+1)
+	}
+	for i := range truth {
+		anyAssigned := slices.Contains(assigned[i], true)
+		row := func(r int) {
+			c.Rows[r]++
+			if !anyAssigned {
+				c.Counts[r][L]++
+			}
+			for col := range L {
+				if assigned[i][col] && (col == r || !truth[i][col]) {
+					c.Counts[r][col]++
+				}
+			}
+		}
+		carries := false
+		for l := range L {
+			if truth[i][l] {
+				carries = true
+				row(l)
+			}
+		}
+		if !carries {
+			row(L)
+		}
+	}
+	return c
 }
 
 // ReliabilityBin is one equal-width confidence bin over all (article,
@@ -173,5 +238,56 @@ func Score(labels []string, samples []Sample, results []Result) Report {
 			}
 		}
 	}
-	return newReport(labels, truth, assigned, conf)
+	r := newReport(labels, truth, assigned, conf)
+	r.Confusion = newConfusion(labels, truth, assigned)
+	return r
+}
+
+// ScoreByLength scores results[i], the verdict on samples[i], as Score
+// does, over all samples and over the short and the long ones apart: an
+// article of minWords words (WordCount) or more is long.
+func ScoreByLength(labels []string, samples []Sample, results []Result, minWords int) LengthReport {
+	var shortS, longS []Sample
+	var shortR, longR []Result
+	for i, s := range samples {
+		if WordCount(s.Title, s.Text) >= minWords {
+			longS, longR = append(longS, s), append(longR, results[i])
+		} else {
+			shortS, shortR = append(shortS, s), append(shortR, results[i])
+		}
+	}
+	return LengthReport{
+		MinWords: minWords,
+		All:      Score(labels, samples, results),
+		Short:    Score(labels, shortS, shortR),
+		Long:     Score(labels, longS, longR),
+	}
+}
+
+// MaxMacroF1Drop is how far a new model's cross-validated macro-F1 may fall
+// below the model it replaces before a quality gate refuses it: the
+// server's Train and the CLI's train --out apply the same gate.
+const MaxMacroF1Drop = 0.02
+
+// QualityError is a quality gate's refusal of a model.
+type QualityError struct {
+	// MacroF1 is the new model's cross-validated macro-F1, Baseline the
+	// model it was compared with.
+	MacroF1  float64
+	Baseline Metadata
+}
+
+// Error names both figures and the baseline's version.
+func (e *QualityError) Error() string {
+	return fmt.Sprintf("the new model's cross-validated macro-F1 %.4f is more than %.2f below the baseline's %.4f (version %s)",
+		e.MacroF1, MaxMacroF1Drop, e.Baseline.CV.MacroF1, e.Baseline.Version)
+}
+
+// CheckQuality returns a *QualityError when candidate's cross-validated
+// macro-F1 is more than MaxMacroF1Drop below baseline's.
+func CheckQuality(candidate, baseline Metadata) error {
+	if candidate.CV.MacroF1 < baseline.CV.MacroF1-MaxMacroF1Drop {
+		return &QualityError{MacroF1: candidate.CV.MacroF1, Baseline: baseline}
+	}
+	return nil
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"strings"
-	"unicode/utf8"
+	"io"
 
 	"github.com/spf13/pflag"
 
@@ -15,23 +13,37 @@ import (
 // backend classifies batches of articles, through a server or in-process,
 // with the same results either way.
 type backend interface {
-	// classify returns one result per article, in order; the error is for
+	// classify returns one verdict per article, in order; the error is for
 	// the whole batch (an unreachable server).
-	classify(ctx context.Context, articles []client.Article, f client.Filter) ([]client.ItemResult, error)
-	// labels returns the model's labels, sorted.
-	labels(ctx context.Context) ([]string, error)
-	// metadata describes the model.
-	metadata(ctx context.Context) (classifier.Metadata, error)
+	classify(ctx context.Context, articles []classifier.Article, f classifier.Filter) ([]verdict, error)
+	// model describes the model.
+	model(ctx context.Context) (modelInfo, error)
 	// where names the model or server for messages.
 	where() string
 	close() error
 }
 
+// verdict is the outcome for one article: a filtered classifier.Result and
+// the version of the model that gave it, or err.
+type verdict struct {
+	classifier.Result
+	version string
+	err     error
+}
+
+// modelInfo is what artclass model prints: the model's classifier.Metadata
+// and each label's decision threshold.
+type modelInfo struct {
+	classifier.Metadata
+	Thresholds map[string]float64 `json:"thresholds"`
+}
+
 // modelFlags choose between the server and an in-process model.
 type modelFlags struct {
-	conn      connFlags
-	local     bool
-	modelPath string
+	conn         connFlags
+	local        bool
+	modelPath    string
+	maxTextBytes int
 	// serverFirst: with none of --addr, --local and --model the command
 	// asks the server; otherwise it uses the embedded model.
 	serverFirst bool
@@ -42,21 +54,32 @@ func (m *modelFlags) register(fs *pflag.FlagSet, serverFirst bool) {
 	m.conn.register(fs, false)
 	fs.BoolVar(&m.local, "local", false, "use the model embedded in the binary, in-process")
 	fs.StringVar(&m.modelPath, "model", "", "use the model `FILE`, in-process")
+	fs.IntVar(&m.maxTextBytes, "max-text-bytes", classifier.DefaultMaxTextBytes,
+		"in-process: the longest title or text accepted (a server applies its own limit); JSONL lines may be as long as such an article needs")
 }
 
-// open returns the backend the flags choose.
-func (m *modelFlags) open(fs *pflag.FlagSet) (backend, error) {
-	addr := fs.Changed("addr")
+// limits are the rules in-process classification applies; their line
+// limit bounds the JSONL lines read from any backend.
+func (m *modelFlags) limits() classifier.Limits {
+	return classifier.Limits{MaxTextBytes: m.maxTextBytes}
+}
+
+// open returns the backend the flags choose. --addr from the environment
+// (ARTCLASS_ADDR) gives way to --local and --model; given on the command
+// line next to them, it is a usage error.
+func (m *modelFlags) open(fs *pflag.FlagSet, stderr io.Writer) (backend, error) {
 	switch {
 	case m.local && m.modelPath != "":
 		return nil, usagef("give at most one of --local and --model")
-	case addr && (m.local || m.modelPath != ""):
+	case onCommandLine(fs, "addr") && (m.local || m.modelPath != ""):
 		return nil, usagef("--addr asks the server; --local and --model work in-process: give one")
+	case m.maxTextBytes < 1:
+		return nil, usagef("--max-text-bytes %d must be at least 1", m.maxTextBytes)
 	}
-	if m.local || m.modelPath != "" || (!addr && !m.serverFirst) {
-		return localModel(m.modelPath)
+	if m.local || m.modelPath != "" || (!fs.Changed("addr") && !m.serverFirst) {
+		return localModel(m.modelPath, m.limits())
 	}
-	c, err := m.conn.dial()
+	c, err := m.conn.dial(stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -69,19 +92,24 @@ type remote struct {
 	conn *connFlags
 }
 
-func (r *remote) classify(ctx context.Context, articles []client.Article, f client.Filter) ([]client.ItemResult, error) {
+func (r *remote) classify(ctx context.Context, articles []classifier.Article, f classifier.Filter) ([]verdict, error) {
 	res, err := r.c.ClassifyBatch(ctx, articles, f)
-	return res, r.conn.serverError(err)
+	if err != nil {
+		return nil, r.conn.serverError(err)
+	}
+	out := make([]verdict, len(res))
+	for i, it := range res {
+		out[i] = verdict{Result: it.Result.Result, version: it.ModelVersion, err: it.Err}
+	}
+	return out, nil
 }
 
-func (r *remote) labels(ctx context.Context) ([]string, error) {
-	md, err := r.metadata(ctx)
-	return md.Labels, err
-}
-
-func (r *remote) metadata(ctx context.Context) (classifier.Metadata, error) {
-	md, err := r.c.GetModel(ctx)
-	return md, r.conn.serverError(err)
+func (r *remote) model(ctx context.Context) (modelInfo, error) {
+	m, err := r.c.GetModel(ctx)
+	if err != nil {
+		return modelInfo{}, r.conn.serverError(err)
+	}
+	return modelInfo{Metadata: m.Metadata, Thresholds: m.Thresholds}, nil
 }
 
 func (r *remote) where() string { return r.conn.addr }
@@ -89,77 +117,40 @@ func (r *remote) close() error  { return r.c.Close() }
 
 // local is a backend that runs a model in-process.
 type local struct {
-	m    *classifier.Model
-	name string
+	m      *classifier.Model
+	name   string
+	limits classifier.Limits
 }
 
 // localModel loads the model file at path, or the embedded model if path is
 // empty.
-func localModel(path string) (*local, error) {
+func localModel(path string, limits classifier.Limits) (*local, error) {
 	if path == "" {
 		m, err := classifier.Default()
-		return &local{m: m, name: "the embedded model"}, err
+		return &local{m: m, name: "the embedded model", limits: limits}, err
 	}
 	m, err := classifier.LoadFile(path)
-	return &local{m: m, name: path}, err
+	return &local{m: m, name: path, limits: limits}, err
 }
 
-func (l *local) classify(ctx context.Context, articles []client.Article, f client.Filter) ([]client.ItemResult, error) {
-	out := make([]client.ItemResult, len(articles))
+func (l *local) classify(ctx context.Context, articles []classifier.Article, f classifier.Filter) ([]verdict, error) {
+	out := make([]verdict, len(articles))
 	for i, a := range articles {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		out[i].ID = a.ID
-		if err := checkArticle(a); err != nil {
-			out[i].Err = err
+		if err := l.limits.CheckArticle(a); err != nil {
+			out[i].err = err
 			continue
 		}
-		out[i].Classification = filtered(l.m.Classify(a.Title, a.Text), l.m.Version(), f)
+		out[i] = verdict{Result: l.m.Classify(a.Title, a.Text).Filter(f), version: l.m.Version()}
 	}
 	return out, nil
 }
 
-func (l *local) labels(context.Context) ([]string, error) { return l.m.Labels(), nil }
-
-func (l *local) metadata(context.Context) (classifier.Metadata, error) { return l.m.Metadata(), nil }
+func (l *local) model(context.Context) (modelInfo, error) {
+	return modelInfo{Metadata: l.m.Metadata(), Thresholds: l.m.Thresholds()}, nil
+}
 
 func (l *local) where() string { return l.name }
 func (l *local) close() error  { return nil }
-
-// checkArticle applies the server's default rules to an article classified
-// in-process, so that bad input fails the same way in both places.
-func checkArticle(a client.Article) error {
-	var v []client.FieldViolation
-	switch {
-	case len(a.Title) > maxInputBytes:
-		v = append(v, client.FieldViolation{Field: "title", Description: fmt.Sprintf("is %d bytes; the limit is %d bytes", len(a.Title), maxInputBytes)})
-	case !utf8.ValidString(a.Title):
-		v = append(v, client.FieldViolation{Field: "title", Description: "is not valid UTF-8"})
-	}
-	switch {
-	case len(a.Text) > maxInputBytes:
-		v = append(v, client.FieldViolation{Field: "text", Description: fmt.Sprintf("is %d bytes; the limit is %d bytes", len(a.Text), maxInputBytes)})
-	case !utf8.ValidString(a.Text):
-		v = append(v, client.FieldViolation{Field: "text", Description: "is not valid UTF-8"})
-	case strings.TrimSpace(a.Text) == "":
-		v = append(v, client.FieldViolation{Field: "text", Description: "is empty or only white space; it must hold the article's body"})
-	}
-	if len(v) == 0 {
-		return nil
-	}
-	return &client.InvalidInputError{Message: "invalid request", Violations: v}
-}
-
-// filtered is what the server answers for r: the topics that pass
-// MinConfidence, then the first TopK of them; the assigned labels whole.
-func filtered(r classifier.Result, version string, f client.Filter) client.Classification {
-	out := client.Classification{Labels: r.Labels(), ModelVersion: version, Topics: make([]classifier.Topic, 0, len(r.Topics))}
-	for _, t := range r.Topics {
-		if t.Confidence < f.MinConfidence || (f.TopK > 0 && len(out.Topics) == f.TopK) {
-			continue
-		}
-		out.Topics = append(out.Topics, t)
-	}
-	return out
-}

@@ -3,12 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/artclass/artclass/classifier"
 	"github.com/artclass/artclass/client"
 )
 
@@ -26,11 +27,7 @@ type connFlags struct {
 
 // register adds the connection flags to fs; withToken adds --token-file.
 func (c *connFlags) register(fs *pflag.FlagSet, withToken bool) {
-	addr := os.Getenv("ARTCLASS_ADDR")
-	if addr == "" {
-		addr = client.DefaultAddr
-	}
-	fs.StringVar(&c.addr, "addr", addr, "server address: host:port, dns:///host:port, or a comma-separated list (env ARTCLASS_ADDR)")
+	fs.StringVar(&c.addr, "addr", client.DefaultAddr, "server address: host:port, dns:///host:port, or a comma-separated list")
 	fs.BoolVar(&c.tls, "tls", false, "use TLS with the system's root certificates")
 	fs.StringVar(&c.caFile, "ca-file", "", "use TLS and trust the server certificates this PEM `FILE` signed")
 	fs.StringVar(&c.certFile, "cert", "", "present this PEM client certificate `FILE` (mutual TLS; needs --key)")
@@ -38,26 +35,16 @@ func (c *connFlags) register(fs *pflag.FlagSet, withToken bool) {
 	fs.StringVar(&c.serverName, "server-name", "", "the name the server certificate must carry, if not the host of --addr")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "the longest one call to the server may take, retries included")
 	if withToken {
-		fs.StringVar(&c.tokenFile, "token-file", os.Getenv("ARTCLASS_TOKEN_FILE"), "`FILE` holding the server's admin token (env ARTCLASS_TOKEN_FILE)")
+		fs.StringVar(&c.tokenFile, "token-file", "", "`FILE` holding the server's admin token")
 	}
 }
 
-// check reports flags that do not go together.
-func (c *connFlags) check() error {
-	switch {
-	case (c.certFile == "") != (c.keyFile == ""):
-		return usagef("--cert and --key go together")
-	case strings.TrimSpace(c.addr) == "":
-		return usagef("--addr is empty")
-	}
-	return nil
-}
-
-// dial returns a client for the server. It sends the admin token of
-// --token-file, a flag only train registers.
-func (c *connFlags) dial() (*client.Client, error) {
-	if err := c.check(); err != nil {
-		return nil, err
+// dial returns a client for the server, sending the admin token of
+// --token-file when that flag is registered and set; warnings about the
+// token file go to stderr. A malformed --addr is a usage error.
+func (c *connFlags) dial(stderr io.Writer) (*client.Client, error) {
+	if (c.certFile == "") != (c.keyFile == "") {
+		return nil, usagef("--cert and --key go together")
 	}
 	opts := []client.Option{client.WithTimeout(c.timeout)}
 	secure := c.tls || c.caFile != "" || c.certFile != ""
@@ -74,38 +61,53 @@ func (c *connFlags) dial() (*client.Client, error) {
 		opts = append(opts, client.WithServerName(c.serverName))
 	}
 	if c.tokenFile != "" {
-		b, err := os.ReadFile(c.tokenFile)
+		token, err := client.ReadTokenFile(c.tokenFile, func(msg string) { fmt.Fprintln(stderr, "artclass: warning:", msg) })
 		if err != nil {
-			return nil, fmt.Errorf("token: %w", err)
+			return nil, err
 		}
-		if strings.TrimSpace(string(b)) == "" {
-			return nil, fmt.Errorf("token file %s is empty", c.tokenFile)
-		}
-		opts = append(opts, client.WithToken(string(b)))
+		opts = append(opts, client.WithToken(token))
 		if !secure {
 			// client.New still refuses any address that is not loopback.
 			opts = append(opts, client.WithInsecureToken())
 		}
 	}
-	return client.New(c.addr, opts...)
+	cl, err := client.New(c.addr, opts...)
+	if errors.Is(err, client.ErrInvalidTarget) {
+		return nil, usagef("--addr: %w", err)
+	}
+	return cl, err
 }
 
-// serverError adds what the user can do to an error from the server.
+// serverError says what happened, in the user's terms, when a call to the
+// server failed, and what to do about it.
 func (c *connFlags) serverError(err error) error {
 	var e *client.Error
-	switch {
-	case errors.Is(err, client.ErrUnavailable) && errors.As(err, &e) && strings.Contains(e.Message, "connection"):
-		// gRPC nests the dial error in layers of quoting; the dial error
-		// alone says what went wrong.
+	if errors.Is(err, client.ErrUnavailable) && errors.As(err, &e) {
+		// gRPC nests the dial error in layers of quoting; the innermost
+		// part says what went wrong.
 		why := e.Message
-		if _, after, ok := strings.Cut(why, "Error while dialing: "); ok {
-			why = strings.TrimRight(after, `"`)
+		if i := strings.LastIndex(why, "desc = "); i >= 0 {
+			why = why[i+len("desc = "):]
 		}
-		return fmt.Errorf("cannot reach artclassd at %s (start it, or set --addr or ARTCLASS_ADDR): %s", c.addr, why)
+		why = strings.Trim(strings.TrimPrefix(why, "\"transport: "), `"`)
+		switch {
+		case strings.Contains(why, "tls:") || strings.Contains(why, "x509:") || strings.Contains(why, "handshake"):
+			return fmt.Errorf("TLS with %s failed (check --ca-file, --server-name and --cert, or whether the server speaks TLS at all): %s", c.addr, why)
+		case strings.Contains(why, "no such host") || strings.Contains(why, "produced zero addresses") || strings.Contains(why, "name resolver"):
+			return fmt.Errorf("cannot resolve the host of %s: %s", c.addr, why)
+		case strings.Contains(why, "connection refused") || strings.Contains(why, "i/o timeout") || strings.Contains(why, "no route to host") || strings.Contains(why, "Error while dialing"):
+			return fmt.Errorf("cannot reach artclassd at %s: nothing answers (start it, or set --addr or ARTCLASS_ADDR): %s", c.addr, why)
+		}
+		return fmt.Errorf("artclassd at %s is unavailable: %s", c.addr, why)
+	}
+	switch {
 	case errors.Is(err, client.ErrUnauthenticated):
 		return fmt.Errorf("%w (give the server's admin token with --token-file or ARTCLASS_TOKEN_FILE)", err)
-	case errors.Is(err, client.ErrQualityRegression):
-		return fmt.Errorf("%w (use --force to make it active anyway)", err)
+	case errors.Is(err, client.ErrQualityRegression) && errors.As(err, &e) && e.Metadata["new_macro_f1"] != "":
+		// The server's own message tells an API caller to set
+		// options.force; say it once, in flag terms.
+		return fmt.Errorf("model quality regression: the new model's cross-validated macro-F1 %s is more than %.2f below the active model's %s (version %s); --force makes it active anyway",
+			e.Metadata["new_macro_f1"], classifier.MaxMacroF1Drop, e.Metadata["active_macro_f1"], e.Metadata["active_version"])
 	}
 	return err
 }

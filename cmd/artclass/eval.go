@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/artclass/artclass/classifier"
-	"github.com/artclass/artclass/client"
 )
 
 func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -23,16 +22,20 @@ func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval --data FILE.jsonl [--addr ADDR | --model MODEL] [--report DIR]",
 		Short: "Score a model against labelled samples",
-		Long: `Eval classifies every sample and prints per-label precision, recall, F1 and
+		Long: fmt.Sprintf(`Eval classifies every sample and prints per-label precision, recall, F1 and
 support, micro- and macro-F1, exact-match accuracy, hamming loss and the
-expected calibration error (10 equal-width bins over all article-label pairs).
+expected calibration error (10 equal-width bins over all article-label pairs),
+over all samples and again over the short and the long ones apart (long: %d
+words or more of title and text).
 
-It scores the embedded model unless --model names a model file or --addr a
-server (eval asks a server only when --addr is given).
+It scores the embedded model unless --model names a model file or --addr (or
+ARTCLASS_ADDR) a server.
 
---report DIR writes DIR/report.md with the metrics table, a confusion matrix
-(DIR/confusion.png) and a reliability diagram (DIR/reliability.png).`,
-		Example: `  artclass eval --data ../shared/data/news/dev.jsonl
+-o json prints {"model_version", "model", "data", "min_words", "all", "short",
+"long"}, each report with its confusion matrix. --report DIR writes
+DIR/report.md with the metrics tables, a confusion matrix (DIR/confusion.png)
+and a reliability diagram (DIR/reliability.png).`, classifier.LongArticleWords),
+		Example: `  artclass eval --data examples/samples.jsonl
   artclass eval --data dev.jsonl --model my.model -o json
   artclass eval --data dev.jsonl --addr localhost:50051 --report eval-report/`,
 		Args: cobra.NoArgs,
@@ -43,12 +46,12 @@ server (eval asks a server only when --addr is given).
 			if format != "table" && format != "json" {
 				return usagef("eval: -o must be table or json, not %q", format)
 			}
-			be, err := mf.open(cmd.Flags())
+			be, err := mf.open(cmd.Flags(), stderr)
 			if err != nil {
 				return err
 			}
 			defer be.close()
-			samples, err := readAll(data)
+			samples, err := readSamples(data, stderr)
 			if err != nil {
 				return err
 			}
@@ -56,18 +59,19 @@ server (eval asks a server only when --addr is given).
 			if err != nil {
 				return err
 			}
-			r := ev.report()
+			ev.Model, ev.Data = be.where(), data
 			if reportDir != "" {
-				if err := writeReport(reportDir, ev, r, be.where(), data); err != nil {
+				if err := writeReport(reportDir, ev); err != nil {
 					return err
 				}
 				fmt.Fprintf(stderr, "report written to %s\n", reportDir)
 			}
 			if format == "json" {
-				return json.NewEncoder(stdout).Encode(evalJSON(r))
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(ev)
 			}
-			fmt.Fprintf(stdout, "model %s on %d samples:\n", ev.version, r.N)
-			return writeReportTable(stdout, r)
+			return writeEvaluation(stdout, ev)
 		},
 	}
 	f := cmd.Flags()
@@ -78,13 +82,15 @@ server (eval asks a server only when --addr is given).
 	return cmd
 }
 
-// evaluation holds a model's verdicts on labelled samples: results[i] is
-// the verdict on samples[i].
+// evaluation is what eval prints: the reports of a model on labelled
+// samples, overall and by length, with what was evaluated.
 type evaluation struct {
-	labels  []string
-	version string
-	samples []classifier.Sample
-	results []classifier.Result
+	ModelVersion string `json:"model_version"`
+	// Model names the model file or the server.
+	Model string `json:"model"`
+	// Data are the sample files.
+	Data []string `json:"data"`
+	classifier.LengthReport
 }
 
 // evalBatch is how many samples go in one call (fewer when they pass
@@ -94,72 +100,63 @@ const (
 	evalJobs  = 4
 )
 
-// evaluate classifies every sample with be.
+// evaluate classifies every sample with be and scores the verdicts with
+// classifier.ScoreByLength: the metrics an in-process classifier.Evaluate
+// computes.
 func evaluate(ctx context.Context, be backend, samples []classifier.Sample) (*evaluation, error) {
-	labels, err := be.labels(ctx)
+	md, err := be.model(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ev := &evaluation{
-		labels:  labels,
-		samples: samples,
-		results: make([]classifier.Result, len(samples)),
-	}
+	ev := &evaluation{ModelVersion: md.Version}
+	results := make([]classifier.Result, len(samples))
 	each := func(_ context.Context, yield func(item) error) error {
 		for i, s := range samples {
-			if err := yield(item{source: strconv.Itoa(i), title: s.Title, text: s.Text}); err != nil {
+			a := classifier.Article{Title: s.Title, Text: s.Text}
+			if err := yield(item{source: strconv.Itoa(i), Article: a}); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	i := 0
-	err = classifyEach(ctx, be, each, client.Filter{}, evalJobs, evalBatch, func(_ item, r client.ItemResult) error {
-		if r.Err != nil {
-			return fmt.Errorf("sample %d (%.40q): %w", i, samples[i].Text, r.Err)
+	err = classifyEach(ctx, be, each, classifier.Filter{}, evalJobs, evalBatch, func(_ item, v verdict) error {
+		if v.err != nil {
+			return fmt.Errorf("sample %d (%.40q): %w", i, samples[i].Text, v.err)
 		}
-		if ev.version == "" {
-			ev.version = r.ModelVersion
-		}
-		ev.results[i] = classifier.Result{Topics: r.Topics}
+		results[i] = v.Result
 		i++
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	ev.LengthReport = classifier.ScoreByLength(md.Labels, samples, results, classifier.LongArticleWords)
 	return ev, nil
 }
 
-// report scores the decisions with classifier.Score, the metrics an
-// in-process classifier.Evaluate computes.
-func (ev *evaluation) report() classifier.Report {
-	return classifier.Score(ev.labels, ev.samples, ev.results)
-}
-
-// evalReport is the JSON shape of eval -o json: per_label keyed by label.
-type evalReport struct {
-	N           int                         `json:"n"`
-	MicroF1     float64                     `json:"micro_f1"`
-	MacroF1     float64                     `json:"macro_f1"`
-	ExactMatch  float64                     `json:"exact_match"`
-	HammingLoss float64                     `json:"hamming_loss"`
-	ECE         float64                     `json:"ece"`
-	PerLabel    map[string]labelMetricsJSON `json:"per_label"`
-}
-
-type labelMetricsJSON struct {
-	Precision float64 `json:"precision"`
-	Recall    float64 `json:"recall"`
-	F1        float64 `json:"f1"`
-	Support   int     `json:"support"`
-}
-
-func evalJSON(r classifier.Report) evalReport {
-	out := evalReport{N: r.N, MicroF1: r.MicroF1, MacroF1: r.MacroF1, ExactMatch: r.ExactMatch,
-		HammingLoss: r.HammingLoss, ECE: r.ECE, PerLabel: make(map[string]labelMetricsJSON, len(r.PerLabel))}
-	for _, l := range r.PerLabel {
-		out.PerLabel[l.Label] = labelMetricsJSON{l.Precision, l.Recall, l.F1, l.Support}
+// writeEvaluation prints the table of every sample, then of the short and
+// the long ones.
+func writeEvaluation(w io.Writer, ev *evaluation) error {
+	parts := []struct {
+		name string
+		r    classifier.Report
+	}{
+		{"", ev.All},
+		{fmt.Sprintf("short samples (under %d words)", ev.MinWords), ev.Short},
+		{fmt.Sprintf("long samples (%d words or more)", ev.MinWords), ev.Long},
 	}
-	return out
+	fmt.Fprintf(w, "model %s on %d samples:\n", ev.ModelVersion, ev.All.N)
+	for i, p := range parts {
+		if i > 0 {
+			fmt.Fprintf(w, "\n%s: %d\n", p.name, p.r.N)
+			if p.r.N == 0 {
+				continue
+			}
+		}
+		if err := writeReportTable(w, p.r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,23 +12,21 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/artclass/artclass/classifier"
 )
 
-// maxInputBytes bounds one text input, matching the server's default limit.
-const maxInputBytes = 1 << 20
-
 // defaultInclude are the file names classify takes from a directory.
-var defaultInclude = []string{"*.txt", "*.jsonl"}
+var defaultInclude = []string{"*.txt", "*.jsonl", "*.csv"}
 
 // item is one article read from the inputs, or why one could not be read.
 type item struct {
-	source      string
-	title, text string
-	size        int64 // input bytes it took, for the progress bar
-	err         error
+	source string
+	classifier.Article
+	size int64 // input bytes it took, for the progress bar
+	err  error
 }
 
 // inputs are classify's arguments.
@@ -35,21 +34,20 @@ type inputs struct {
 	args    []string
 	include []string
 	stdin   io.Reader
+	// maxLine bounds a JSONL line or CSV record.
+	maxLine int
 }
 
-// errStop ends the walk over the inputs early.
-var errStop = errors.New("stop")
-
 // each calls fn with every article of the inputs in order, and with an item
-// carrying an error for each input (or JSONL line) that cannot be read. It
-// stops when ctx ends or fn fails, returning that error.
+// carrying an error for each input (or line) that cannot be read. It stops
+// when ctx ends or fn fails, returning that error.
 func (in *inputs) each(ctx context.Context, fn func(item) error) error {
 	for _, arg := range in.args {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if arg == "-" {
-			if err := readStdin(in.stdin, fn); err != nil {
+			if err := in.readStdin(fn); err != nil {
 				return err
 			}
 			continue
@@ -62,7 +60,7 @@ func (in *inputs) each(ctx context.Context, fn func(item) error) error {
 			continue
 		}
 		if !info.IsDir() {
-			if err := readFile(arg, fn); err != nil {
+			if err := in.readFile(arg, fn); err != nil {
 				return err
 			}
 			continue
@@ -77,7 +75,7 @@ func (in *inputs) each(ctx context.Context, fn func(item) error) error {
 			if d.IsDir() || !in.included(d.Name()) {
 				return nil
 			}
-			return readFile(path, fn)
+			return in.readFile(path, fn)
 		})
 		if err != nil {
 			return err
@@ -88,12 +86,10 @@ func (in *inputs) each(ctx context.Context, fn func(item) error) error {
 
 // included reports whether a file found in a directory is an input.
 func (in *inputs) included(name string) bool {
-	for _, g := range in.include {
-		if ok, _ := filepath.Match(g, name); ok {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(in.include, func(g string) bool {
+		ok, _ := filepath.Match(g, name)
+		return ok
+	})
 }
 
 // files calls fn with the size of each input file, for the progress bar;
@@ -105,76 +101,65 @@ func (in *inputs) files(fn func(size int64)) bool {
 			sized = false
 			continue
 		}
-		info, err := os.Stat(arg)
-		switch {
-		case err != nil:
-		case !info.IsDir():
-			fn(info.Size())
-		default:
-			_ = filepath.WalkDir(arg, func(_ string, d fs.DirEntry, err error) error {
-				if err == nil && !d.IsDir() && in.included(d.Name()) {
-					if info, err := d.Info(); err == nil {
-						fn(info.Size())
-					}
+		_ = filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (path == arg || in.included(d.Name())) {
+				if info, err := d.Info(); err == nil {
+					fn(info.Size())
 				}
-				return nil
-			})
-		}
+			}
+			return nil
+		})
 	}
 	return sized
 }
 
-func isJSONL(path string) bool {
-	return strings.HasSuffix(path, ".jsonl") || strings.HasSuffix(path, ".ndjson")
-}
-
-func readFile(path string, fn func(item) error) error {
+// readFile reads one input file by its extension: .jsonl or .ndjson one
+// article a line, .csv one a row, anything else one text article.
+func (in *inputs) readFile(path string, fn func(item) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fn(item{source: path, err: unwrapPathError(err)})
 	}
 	defer f.Close()
-	if isJSONL(path) {
-		return readJSONL(f, path, fn)
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson":
+		return in.readJSONL(f, path, fn)
+	case ".csv":
+		return in.readCSV(f, path, fn)
 	}
 	return fn(readText(f, path))
 }
 
 // readStdin reads standard input as JSONL when its first non-blank byte is
 // '{', and as one text article otherwise.
-func readStdin(r io.Reader, fn func(item) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+func (in *inputs) readStdin(fn func(item) error) error {
+	br := bufio.NewReaderSize(in.stdin, 64<<10)
 	for {
 		b, err := br.Peek(1)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return fn(item{source: "-", err: errors.New("standard input is empty")})
-			}
+		switch {
+		case errors.Is(err, io.EOF):
+			return fn(item{source: "-", err: errors.New("standard input is empty")})
+		case err != nil:
 			return fn(item{source: "-", err: err})
+		case b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n':
+			_, _ = br.ReadByte()
+		case b[0] == '{':
+			return in.readJSONL(br, "-", fn)
+		default:
+			return fn(readText(br, "-"))
 		}
-		switch b[0] {
-		case ' ', '\t', '\r', '\n':
-			br.ReadByte()
-			continue
-		case '{':
-			return readJSONL(br, "-", fn)
-		}
-		return fn(readText(br, "-"))
 	}
 }
 
 // readText reads one text article: the title on the first line, the body
-// below it. A single line is the body.
+// below it; a single line is the body. Its size is for the classifier to
+// judge (CheckArticle in-process, the server's limit remotely).
 func readText(r io.Reader, source string) item {
-	data, err := io.ReadAll(io.LimitReader(r, maxInputBytes+1))
+	data, err := io.ReadAll(r)
 	if err != nil {
 		return item{source: source, err: err}
 	}
 	it := item{source: source, size: int64(len(data))}
-	if len(data) > maxInputBytes {
-		it.err = fmt.Errorf("is larger than %d bytes", maxInputBytes)
-		return it
-	}
 	title, text, _ := strings.Cut(string(data), "\n")
 	if strings.TrimSpace(text) == "" {
 		title, text = "", title
@@ -183,54 +168,87 @@ func readText(r io.Reader, source string) item {
 		it.err = errors.New("is empty")
 		return it
 	}
-	it.title, it.text = strings.TrimSpace(title), text
+	it.Title, it.Text = strings.TrimSpace(title), text
 	return it
-}
-
-// article is the part of a JSONL line classify reads.
-type article struct {
-	Title string `json:"title"`
-	Text  string `json:"text"`
 }
 
 // readJSONL streams the lines of r, one article each. A line that is not a
 // JSON object with a string text becomes an item with an error and the rest
-// go on. The source of line n is "source#n".
-func readJSONL(r io.Reader, source string, fn func(item) error) error {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReaderSize(r, 64<<10)
-	}
-	var line []byte
-	for n := 1; ; n++ {
-		var err error
-		var size int64
-		line, size, err = classifier.ReadLine(br, line[:0])
-		src := fmt.Sprintf("%s#%d", source, n)
-		var it item
-		switch {
-		case errors.Is(err, classifier.ErrLineTooLong):
-			it = item{source: src, size: size, err: fmt.Errorf("line is longer than %d bytes", classifier.MaxSampleLineBytes)}
-		case err != nil && !errors.Is(err, io.EOF):
-			return fn(item{source: src, err: err})
-		case len(bytes.TrimSpace(line)) == 0:
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
+// go on; a line over the limit ends the file. The source of line n is
+// "source#n".
+func (in *inputs) readJSONL(r io.Reader, source string, fn func(item) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), in.maxLine)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
 			continue
-		default:
-			var a article
-			if jerr := json.Unmarshal(line, &a); jerr != nil {
-				it = item{source: src, size: size, err: fmt.Errorf("invalid JSON: %w", jerr)}
-			} else {
-				it = item{source: src, size: size, title: a.Title, text: a.Text}
-			}
 		}
-		if ferr := fn(it); ferr != nil {
-			return ferr
+		it := item{source: fmt.Sprintf("%s#%d", source, n), size: int64(len(line) + 1)}
+		if err := json.Unmarshal(line, &it.Article); err != nil {
+			it.err = fmt.Errorf("invalid JSON: %w", err)
 		}
+		if err := fn(it); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("line is longer than %d bytes (--max-text-bytes raises the limit); the rest of the file is skipped", in.maxLine)
+		}
+		return fn(item{source: fmt.Sprintf("%s#%d", source, n+1), err: err})
+	}
+	return nil
+}
+
+// readCSV reads a CSV file with a header row naming its columns: text, and
+// optionally title and id (other columns are ignored). Each further row is
+// one article, its source "source#n" with n its line.
+func (in *inputs) readCSV(r io.Reader, source string, fn func(item) error) error {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		return fn(item{source: source, err: fmt.Errorf("CSV header: %w", err)})
+	}
+	col := map[string]int{"id": -1, "title": -1, "text": -1}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if _, ok := col[h]; ok {
+			col[h] = i
+		}
+	}
+	if col["text"] < 0 {
+		return fn(item{source: source, err: fmt.Errorf("the CSV header %q has no text column (want text, and optionally title and id)", strings.Join(header, ","))})
+	}
+	field := func(rec []string, name string) string {
+		if i := col[name]; i >= 0 && i < len(rec) {
+			return rec[i]
+		}
+		return ""
+	}
+	for {
+		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		var it item
+		var perr *csv.ParseError
+		switch {
+		case errors.As(err, &perr):
+			it = item{source: fmt.Sprintf("%s#%d", source, perr.Line), err: perr.Err}
+		case err != nil:
+			return fn(item{source: source, err: err})
+		default:
+			line, _ := cr.FieldPos(0)
+			it.source = fmt.Sprintf("%s#%d", source, line)
+			it.Article = classifier.Article{ID: field(rec, "id"), Title: field(rec, "title"), Text: field(rec, "text")}
+			it.size = int64(len(it.Title) + len(it.Text))
+		}
+		if err := fn(it); err != nil {
+			return err
 		}
 	}
 }

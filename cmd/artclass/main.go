@@ -4,36 +4,46 @@
 // Usage:
 //
 //	artclass classify [--addr ADDR | --local | --model MODEL] [-o table|json|jsonl|csv] [FILE|DIR|-]...
-//	artclass eval --data FILE.jsonl [--addr ADDR | --model MODEL] [--report DIR]
-//	artclass train --data FILE.jsonl... (--out MODEL | [--addr ADDR] --token-file FILE [--force])
+//	artclass eval --data FILE.jsonl [--addr ADDR | --model MODEL] [-o table|json] [--report DIR]
+//	artclass train --data FILE.jsonl... (--out MODEL [--baseline MODEL] | [--addr ADDR] --token-file FILE) [--force]
 //	artclass model [--addr ADDR | --local | --model MODEL] [-o table|json]
+//	artclass models list|activate VERSION [--addr ADDR] --token-file FILE
 //	artclass health [--addr ADDR]
 //	artclass completion bash|zsh|fish|powershell
 //	artclass --version
 //
 // classify, model and health talk to the server at --addr (default
-// localhost:50051, or $ARTCLASS_ADDR) unless --local (the model embedded in
-// the binary) or --model (a model file) asks for in-process work. eval scores
-// the embedded model unless --addr or --model says otherwise; train trains
-// in-process when --out is given and on the server otherwise.
+// localhost:50051) unless --local (the model embedded in the binary) or
+// --model (a model file) asks for in-process work. eval scores the embedded
+// model unless --addr or --model says otherwise; train trains in-process
+// when --out is given and on the server otherwise.
 //
-// Inputs of classify: a text file holds the title on its first line and the
-// article below it; a .jsonl file holds one {"title", "text"} object a line
-// (other keys are ignored); a directory is searched recursively for files
-// matching --include (default *.txt and *.jsonl); - is standard input, read
-// as JSONL when its first character is '{' and as one text article
-// otherwise. Samples for train and eval are JSONL with a "labels" list; an
-// empty list marks an article about none of the topics.
+// Every flag can also be set by an environment variable: ARTCLASS_ and the
+// flag's name in capitals with - as _ (ARTCLASS_ADDR, ARTCLASS_TOKEN_FILE,
+// ARTCLASS_MAX_TEXT_BYTES); --help lists each. A flag on the command line
+// wins over its variable, and every command reads the same variable the
+// same way: ARTCLASS_ADDR makes eval ask the server too.
 //
-// Connection flags (classify, eval, train, model, health): --addr, --tls,
-// --ca-file, --cert and --key (mutual TLS), --server-name, --timeout. A
-// comma-separated --addr list or a dns:/// name spreads calls round-robin;
-// calls without side effects are retried when a server is unavailable.
+// Inputs of classify: a .jsonl file holds one {"id", "title", "text"}
+// object a line (other keys are ignored); a .csv file has a header row
+// naming a text column and optionally title and id columns, then one
+// article a row; any other file is a text article, its first line the
+// title; a directory is searched recursively for files matching --include
+// (default *.txt, *.jsonl and *.csv); - is standard input, read as JSONL
+// when its first character is '{' and as one text article otherwise.
+// Samples for train and eval are JSONL with a "labels" list; an empty list
+// marks an article about none of the topics, and a line without "labels"
+// is an error.
 //
-// Exit status: 0 on success, 1 when the work or any input failed (each failed
-// input is reported on standard error and the rest go on), 2 for a usage
-// error. Errors are one line on standard error; a request the server
-// rejects names every bad field.
+// Connection flags: --addr, --tls, --ca-file, --cert and --key (mutual
+// TLS), --server-name, --timeout. A comma-separated --addr list or a
+// dns:/// name spreads calls round-robin; calls without side effects are
+// retried while no server answers, but not after a TLS failure.
+//
+// Exit status: 0 on success, 1 when the work or any input failed (each
+// failed input is reported on standard error and the rest go on), 2 for a
+// usage error, a malformed --addr included. Errors are one line on standard
+// error; a request the server rejects names every bad field.
 package main
 
 import (
@@ -48,6 +58,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/artclass/artclass/internal/envflag"
 )
 
 func main() {
@@ -77,23 +90,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runWithInput(ctx, args, os.Stdin, stdout, stderr)
 }
 
+// envPrefix starts the environment variable of every flag.
+const envPrefix = "ARTCLASS"
+
+// fromEnv marks, in a flag's annotations, a value that came from the
+// environment rather than the command line.
+const fromEnv = "artclass-from-env"
+
 // runWithInput is run with standard input supplied, for tests.
 func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
 		Use:   "artclass",
 		Short: "Classify news articles by topic with calibrated confidence",
 		Long: `artclass classifies news articles into topics with calibrated confidences,
-through an artclassd server (--addr, default localhost:50051 or $ARTCLASS_ADDR)
-or in-process (--local for the embedded model, --model for a model file), and
-trains, evaluates and describes models.`,
-		Example: `  artclass classify article.txt                   # ask the server at localhost:50051
-  artclass classify --local -o json articles/      # in-process, every *.txt and *.jsonl below articles/
-  artclass eval --data dev.jsonl --report out/     # metrics, confusion matrix and reliability diagram
-  artclass model --addr artclass.internal:50051    # the server's model
+through an artclassd server (--addr, default localhost:50051) or in-process
+(--local for the embedded model, --model for a model file), and trains,
+evaluates and describes models. Every flag has an ARTCLASS_* variable.`,
+		Example: `  artclass classify examples/articles/                  # ask the server at localhost:50051
+  artclass classify --local -o json examples/articles/   # in-process
+  artclass eval --data examples/samples.jsonl --report out/
+  artclass model --addr artclass.internal:50051
   artclass health`,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd.Flags())
+		},
 	}
 	root.SetVersionTemplate("artclass {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -102,8 +125,10 @@ trains, evaluates and describes models.`,
 		newEvalCmd(stdout, stderr),
 		newTrainCmd(stdout, stderr),
 		newModelCmd(stdout),
+		newModelsCmd(stdout, stderr),
 		newHealthCmd(stdout),
 	)
+	annotate(root)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -115,6 +140,39 @@ trains, evaluates and describes models.`,
 	return err
 }
 
+// annotate names each flag's environment variable in the help of c and of
+// every command below it.
+func annotate(c *cobra.Command) {
+	envflag.Annotate(c.Flags(), envPrefix, "help", "version")
+	for _, sub := range c.Commands() {
+		annotate(sub)
+	}
+}
+
+// applyEnv sets each flag not given on the command line from its
+// environment variable, and marks those it set (see onCommandLine).
+func applyEnv(fs *pflag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *pflag.Flag) { given[f.Name] = true })
+	if err := envflag.Apply(fs, envPrefix, os.LookupEnv, "help", "version"); err != nil {
+		return usageError{err}
+	}
+	fs.Visit(func(f *pflag.Flag) {
+		if !given[f.Name] {
+			_ = fs.SetAnnotation(f.Name, fromEnv, []string{"true"})
+		}
+	})
+	return nil
+}
+
+// onCommandLine reports whether the flag name was given on the command
+// line, not by its environment variable: a variable sets a default, so it
+// never conflicts with another flag.
+func onCommandLine(fs *pflag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	return f != nil && f.Changed && f.Annotations[fromEnv] == nil
+}
+
 // isCobraUsage reports whether err is cobra's complaint about arguments or
 // an unknown command, rather than a failure of the work itself.
 func isCobraUsage(err error) bool {
@@ -123,21 +181,22 @@ func isCobraUsage(err error) bool {
 		return true
 	}
 	// Flag errors arrive as usageError through SetFlagErrorFunc; an
-	// unknown subcommand and cobra.NoArgs both say "unknown command".
-	return strings.Contains(err.Error(), "unknown command")
+	// unknown subcommand and cobra.NoArgs both say "unknown command",
+	// cobra.ExactArgs "accepts".
+	return strings.Contains(err.Error(), "unknown command") || strings.Contains(err.Error(), "accepts ")
 }
 
-// version describes the build: the module version (a tag when installed
-// with go install, "(devel)" in a checkout), the VCS revision when the build
-// recorded it, and the Go version.
+// version describes the build: the main module's version (a tag when
+// installed with go install, "devel" in a checkout), the VCS revision when
+// the build recorded it, and the Go version.
 func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "(unknown)"
+		return "devel"
 	}
 	v := info.Main.Version
-	if v == "" {
-		v = "(devel)"
+	if v == "" || v == "(devel)" {
+		v = "devel"
 	}
 	var rev, modified string
 	for _, s := range info.Settings {
@@ -151,10 +210,7 @@ func version() string {
 		}
 	}
 	if rev != "" {
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		v += " (" + rev + modified + ")"
+		v += " (" + rev[:min(len(rev), 12)] + modified + ")"
 	}
 	return v + " " + info.GoVersion
 }

@@ -46,7 +46,7 @@ func TestTrainEvalClassify(t *testing.T) {
 	dir := t.TempDir()
 	data := writeSamples(t, dir)
 	model := filepath.Join(dir, "m.model")
-	out, _, err := runCLI(t, "", "train", "--data", data, "--out", model, "--min-df", "1", "--folds", "3", "--created", "2026-01-01T00:00:00Z")
+	out, _, err := runCLI(t, "", "train", "--data", data, "--out", model, "--force", "--min-df", "1", "--folds", "3", "--created", "2026-01-01T00:00:00Z")
 	if err != nil {
 		t.Fatalf("train: %v", err)
 	}
@@ -58,14 +58,26 @@ func TestTrainEvalClassify(t *testing.T) {
 	if err != nil {
 		t.Fatalf("eval: %v", err)
 	}
-	var rep map[string]json.RawMessage
+	var rep struct {
+		ModelVersion string                     `json:"model_version"`
+		Data         []string                   `json:"data"`
+		All          map[string]json.RawMessage `json:"all"`
+	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("eval -o json is not JSON: %v\n%s", err, out)
 	}
-	for _, k := range []string{"n", "micro_f1", "macro_f1", "exact_match", "hamming_loss", "ece", "per_label"} {
-		if _, ok := rep[k]; !ok {
-			t.Errorf("eval -o json lacks key %q", k)
+	for _, k := range []string{"n", "micro_f1", "macro_f1", "exact_match", "hamming_loss", "ece", "per_label", "confusion"} {
+		if _, ok := rep.All[k]; !ok {
+			t.Errorf("eval -o json lacks key all.%s", k)
 		}
+	}
+	for _, k := range []string{`"short": {`, `"long": {`, `"min_words": 300`} {
+		if !strings.Contains(out, k) {
+			t.Errorf("eval -o json lacks %s", k)
+		}
+	}
+	if rep.ModelVersion == "" || len(rep.Data) != 1 || rep.Data[0] != data {
+		t.Errorf("eval -o json: model_version %q data %v, want the model's version and [%s]", rep.ModelVersion, rep.Data, data)
 	}
 
 	article := filepath.Join(dir, "a.txt")
@@ -119,13 +131,13 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{"classify with --local and --model", []string{"classify", "--local", "--model", "m", "x.txt"}, true, "at most one of --local and --model"},
 		{"classify with --addr and --local", []string{"classify", "--addr", "localhost:1", "--local", "x.txt"}, true, "give one"},
 		{"classify bad output format", []string{"classify", "--local", "-o", "yaml"}, true, "-o must be table, json, jsonl or csv"},
-		{"classify negative top-k", []string{"classify", "--local", "--top-k", "-1"}, true, "--top-k -1"},
-		{"classify bad min-confidence", []string{"classify", "--local", "--min-confidence", "1.5"}, true, "--min-confidence 1.5"},
+		{"classify negative top-k", []string{"classify", "--local", "--top-k", "-1"}, true, "--top-k is -1"},
+		{"classify bad min-confidence", []string{"classify", "--local", "--min-confidence", "1.5"}, true, "--min-confidence is 1.5"},
 		{"classify bad include", []string{"classify", "--local", "--include", "[", "."}, true, "--include"},
 		{"cert without key", []string{"health", "--cert", "c.pem"}, true, "--cert and --key go together"},
 		{"remote train without token", []string{"train", "--data", "x.jsonl"}, true, "needs its admin token"},
-		{"remote train with --created", []string{"train", "--data", "x.jsonl", "--created", "2026-01-01T00:00:00Z"}, true, "--created is for training in-process"},
-		{"local train with --force", []string{"train", "--data", "x.jsonl", "--out", "m", "--force"}, true, "--out trains in-process"},
+		{"remote train with --created", []string{"train", "--data", "x.jsonl", "--created", "2026-01-01T00:00:00Z"}, true, "--created and --baseline are for training in-process"},
+		{"local train with --addr", []string{"train", "--data", "x.jsonl", "--out", "m", "--addr", "localhost:1"}, true, "--out trains in-process"},
 		{"model bad output", []string{"model", "--local", "-o", "csv"}, true, "-o must be table or json"},
 		{"health with arguments", []string{"health", "x"}, true, "unknown command"},
 		{"server unreachable", []string{"health", "--addr", "127.0.0.1:1", "--timeout", "5s"}, false, "cannot reach artclassd at 127.0.0.1:1"},

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/artclass/artclass/classifier"
 	"github.com/artclass/artclass/client"
 )
 
@@ -22,11 +21,19 @@ func newModelCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "model [--addr ADDR | --local | --model MODEL] [-o table|json]",
 		Short: "Describe the server's model, or a model file",
-		Long: `Model prints the version, creation time, labels, training sample counts,
-options and cross-validated metrics of the server's active model (at --addr,
-default localhost:50051 or $ARTCLASS_ADDR), of a model file (--model), or of
-the model embedded in the binary (--local). The same fields are printed in
-every case: those the API carries.`,
+		Long: `Model prints the version, creation time, labels and each label's decision
+threshold, training sample counts, options and cross-validated metrics of the
+server's active model (at --addr, default localhost:50051), of a model file
+(--model), or of the model embedded in the binary (--local).
+
+A label is assigned when its confidence reaches its threshold. Thresholds
+maximise each label's cross-validated F1, so a rare label's can be below 0.5:
+an article can then carry a label whose confidence is under 0.5, and that is
+the call that made the fewest mistakes in cross-validation.
+
+-o json prints the model's metadata with a "thresholds" object. A model file
+describes itself in full; a server's answer carries what the API does (no
+per-algorithm candidates, no reliability bins).`,
 		Example: `  artclass model
   artclass model --addr artclass.internal:50051 -o json
   artclass model --model my.model`,
@@ -35,19 +42,19 @@ every case: those the API carries.`,
 			if format != "table" && format != "json" {
 				return usagef("model: -o must be table or json, not %q", format)
 			}
-			be, err := mf.open(cmd.Flags())
+			be, err := mf.open(cmd.Flags(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer be.close()
-			md, err := be.metadata(cmd.Context())
+			md, err := be.model(cmd.Context())
 			if err != nil {
 				return err
 			}
 			if format == "json" {
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(modelJSONOf(md))
+				return enc.Encode(md)
 			}
 			return writeModel(stdout, md)
 		},
@@ -57,42 +64,18 @@ every case: those the API carries.`,
 	return cmd
 }
 
-// modelJSON is the JSON shape of artclass model: what the API carries of a
-// model's metadata, so that a server's model and a file print alike.
-type modelJSON struct {
-	Version     string                  `json:"version"`
-	Created     time.Time               `json:"created"`
-	Labels      []string                `json:"labels"`
-	Samples     int                     `json:"samples"`
-	Negatives   int                     `json:"negatives"`
-	LabelCounts map[string]int          `json:"label_counts"`
-	Terms       int                     `json:"terms"`
-	Algorithm   string                  `json:"algorithm"`
-	Options     classifier.TrainOptions `json:"options"`
-	CV          classifier.Report       `json:"cross_validation"`
-}
-
-func modelJSONOf(md classifier.Metadata) modelJSON {
-	// The reliability bins stay out: the server's GetModel does not carry
-	// them, and a model's description should not depend on where it runs.
-	md.CV.Reliability = nil
-	return modelJSON{
-		Version: md.Version, Created: md.Created.UTC(), Labels: md.Labels, Samples: md.Samples, Negatives: md.Negatives,
-		LabelCounts: md.LabelCounts, Terms: md.Terms, Algorithm: md.Algorithm,
-		Options: md.Options,
-		CV:      md.CV,
-	}
-}
-
-func writeModel(w io.Writer, md classifier.Metadata) error {
+func writeModel(w io.Writer, md modelInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	counts := make([]string, 0, len(md.Labels))
+	thresholds := make([]string, 0, len(md.Labels))
 	for _, l := range md.Labels {
 		counts = append(counts, fmt.Sprintf("%s %d", l, md.LabelCounts[l]))
+		thresholds = append(thresholds, fmt.Sprintf("%s %.3f", l, md.Thresholds[l]))
 	}
 	fmt.Fprintf(tw, "version\t%s\n", md.Version)
 	fmt.Fprintf(tw, "created\t%s\n", md.Created.UTC().Format(time.RFC3339))
 	fmt.Fprintf(tw, "labels\t%s\n", strings.Join(md.Labels, ", "))
+	fmt.Fprintf(tw, "thresholds\t%s (a label is assigned from its threshold up, which can be below 0.5)\n", strings.Join(thresholds, ", "))
 	fmt.Fprintf(tw, "samples\t%d (%d without a label; %s)\n", md.Samples, md.Negatives, strings.Join(counts, ", "))
 	fmt.Fprintf(tw, "terms\t%d\n", md.Terms)
 	fmt.Fprintf(tw, "algorithm\t%s\n", md.Algorithm)
@@ -118,7 +101,7 @@ shuts down). The exit status is 0 only for SERVING.`,
   artclass health --addr artclass.internal:50051 --tls --timeout 2s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := conn.dial()
+			c, err := conn.dial(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -135,5 +118,87 @@ shuts down). The exit status is 0 only for SERVING.`,
 		},
 	}
 	conn.register(cmd.Flags(), false)
+	return cmd
+}
+
+func newModelsCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		conn   connFlags
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "models list|activate VERSION",
+		Short: "List the server's stored model versions, or make one active",
+		Long: `Models works on the model store of the server at --addr, with its admin token
+(--token-file). "models list" prints every stored version, newest first, and
+marks the active one; "models activate VERSION" makes a stored version active
+(a rollback or a roll forward), and every replica following the store serves
+it within its poll interval. The quality gate does not apply: a person chose.`,
+		Example: `  artclass models list --token-file token
+  artclass models activate 53ebad015b4bec54 --addr artclass.internal:50051 --ca-file ca.pem --token-file token`,
+	}
+	open := func(cmd *cobra.Command) (*client.Client, error) {
+		if conn.tokenFile == "" {
+			return nil, usagef("models: the model store needs the server's admin token: --token-file FILE (or ARTCLASS_TOKEN_FILE)")
+		}
+		return conn.dial(stderr)
+	}
+	// TODO(lead): --store URL lists and activates in a modelstore directly
+	// (go doc ./modelstore) once that package is committed.
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the stored model versions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" {
+				return usagef("models list: -o must be table or json, not %q", format)
+			}
+			c, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			l, err := c.ListModels(cmd.Context())
+			if err != nil {
+				return conn.serverError(err)
+			}
+			if format == "json" {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(l)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "\tversion\tcreated\tmacro-F1\tsamples\tparent")
+			for _, m := range l.Models {
+				mark := ""
+				if m.Active {
+					mark = "*"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%s\n", mark, m.Version, m.Created.UTC().Format(time.RFC3339), m.CV.MacroF1, m.Samples, m.ParentVersion)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVarP(&format, "output", "o", "table", "output format: table or json")
+	activate := &cobra.Command{
+		Use:   "activate VERSION",
+		Short: "Make a stored model version the active one",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			a, err := c.ActivateModel(cmd.Context(), args[0])
+			if err != nil {
+				return conn.serverError(err)
+			}
+			fmt.Fprintf(stdout, "model %s is active (it replaced %s)\n", a.Model.Version, a.PreviousVersion)
+			return nil
+		},
+	}
+	conn.register(cmd.PersistentFlags(), true)
+	cmd.AddCommand(list, activate)
 	return cmd
 }

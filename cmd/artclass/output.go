@@ -16,15 +16,16 @@ import (
 	"golang.org/x/term"
 
 	"github.com/artclass/artclass/classifier"
-	"github.com/artclass/artclass/client"
 )
 
 // result is the JSON shape of one classified input.
 type result struct {
-	Source       string      `json:"source"`
-	Labels       []string    `json:"labels"`
-	Topics       []topicJSON `json:"topics"`
-	ModelVersion string      `json:"model_version"`
+	Source       string             `json:"source"`
+	ID           string             `json:"id,omitempty"`
+	Labels       []string           `json:"labels"`
+	Topics       []topicJSON        `json:"topics"`
+	ModelVersion string             `json:"model_version"`
+	Warning      classifier.Warning `json:"warning,omitempty"`
 }
 
 type topicJSON struct {
@@ -53,11 +54,11 @@ func newResultWriter(w io.Writer, format string, labels []string, explain, color
 	return rw
 }
 
-func (rw *resultWriter) write(source string, c client.Classification) error {
+func (rw *resultWriter) write(it item, v verdict) error {
 	defer func() { rw.n++ }()
 	switch rw.format {
 	case "jsonl", "json":
-		b, err := json.Marshal(rw.result(source, c))
+		b, err := json.Marshal(rw.result(it, v))
 		if err != nil {
 			return err
 		}
@@ -73,18 +74,18 @@ func (rw *resultWriter) write(source string, c client.Classification) error {
 		rw.w.Write(b)
 		return rw.w.WriteByte('\n')
 	case "csv":
-		return rw.writeCSV(source, c)
+		return rw.writeCSV(it, v)
 	default:
-		return rw.writeTable(source, c)
+		return rw.writeTable(it, v)
 	}
 }
 
-func (rw *resultWriter) result(source string, c client.Classification) result {
-	r := result{Source: source, Labels: c.Labels, ModelVersion: c.ModelVersion, Topics: make([]topicJSON, len(c.Topics))}
+func (rw *resultWriter) result(it item, v verdict) result {
+	r := result{Source: it.source, ID: it.ID, Labels: v.Labels(), ModelVersion: v.version, Warning: v.Warning, Topics: make([]topicJSON, len(v.Topics))}
 	if r.Labels == nil {
 		r.Labels = []string{}
 	}
-	for i, t := range c.Topics {
+	for i, t := range v.Topics {
 		r.Topics[i] = topicJSON{Label: t.Label, Confidence: t.Confidence}
 		if rw.explain {
 			r.Topics[i].Terms = t.Terms
@@ -93,9 +94,9 @@ func (rw *resultWriter) result(source string, c client.Classification) result {
 	return r
 }
 
-func (rw *resultWriter) writeCSV(source string, c client.Classification) error {
+func (rw *resultWriter) writeCSV(it item, v verdict) error {
 	if rw.n == 0 {
-		header := append([]string{"source", "labels", "model_version"}, rw.labels...)
+		header := append([]string{"source", "id", "labels", "model_version"}, rw.labels...)
 		if rw.explain {
 			header = append(header, "terms")
 		}
@@ -103,11 +104,10 @@ func (rw *resultWriter) writeCSV(source string, c client.Classification) error {
 			return err
 		}
 	}
-	row := make([]string, 3, 4+len(rw.labels))
-	row[0], row[1], row[2] = source, strings.Join(c.Labels, ";"), c.ModelVersion
+	row := []string{it.source, it.ID, strings.Join(v.Labels(), ";"), v.version}
 	for _, l := range rw.labels {
 		cell := ""
-		for _, t := range c.Topics {
+		for _, t := range v.Topics {
 			if t.Label == l {
 				cell = strconv.FormatFloat(t.Confidence, 'f', 4, 64)
 			}
@@ -116,7 +116,7 @@ func (rw *resultWriter) writeCSV(source string, c client.Classification) error {
 	}
 	if rw.explain {
 		var why []string
-		for _, t := range c.Topics {
+		for _, t := range v.Topics {
 			if t.Assigned && len(t.Terms) > 0 {
 				why = append(why, t.Label+": "+joinTerms(t.Terms, " | "))
 			}
@@ -126,20 +126,27 @@ func (rw *resultWriter) writeCSV(source string, c client.Classification) error {
 	return rw.csv.Write(row)
 }
 
-func (rw *resultWriter) writeTable(source string, c client.Classification) error {
+func (rw *resultWriter) writeTable(it item, v verdict) error {
 	tw := tabwriter.NewWriter(rw.w, 0, 0, 2, ' ', 0)
-	labels := strings.Join(c.Labels, ", ")
+	labels := strings.Join(v.Labels(), ", ")
 	if labels == "" {
 		labels = "(none)"
 	} else if rw.color {
 		labels = "\x1b[1;32m" + labels + "\x1b[0m"
 	}
+	source := it.source
+	if it.ID != "" {
+		source += " (id " + it.ID + ")"
+	}
 	fmt.Fprintf(tw, "%s\t%s\n", source, labels)
-	for _, t := range c.Topics {
+	if v.Warning == classifier.WarningLowCoverage {
+		fmt.Fprintf(tw, "  warning:\ttoo few of its words are known to the model to judge it\n")
+	}
+	for _, t := range v.Topics {
 		fmt.Fprintf(tw, "  %s\t%.3f\n", t.Label, t.Confidence)
 	}
 	if rw.explain {
-		for _, t := range c.Topics {
+		for _, t := range v.Topics {
 			if t.Assigned && len(t.Terms) > 0 {
 				fmt.Fprintf(tw, "  why %s:\t%s\n", t.Label, joinTerms(t.Terms, ", "))
 			}

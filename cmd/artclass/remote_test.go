@@ -2,74 +2,24 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"image/png"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/internal/testenv"
 	"github.com/artclass/artclass/server"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-var defaultModel = sync.OnceValues(classifier.Default)
-
-// testServer is an artclass server on a loopback port.
-type testServer struct {
-	srv    *server.Server
-	addr   string
-	served chan error
-}
-
-// startServer serves cfg (the embedded model unless cfg says otherwise) on
-// addr until stop or the end of the test.
-func startServer(t *testing.T, addr string, cfg server.Config) *testServer {
-	t.Helper()
-	if cfg.Model == nil {
-		m, err := defaultModel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Model = m
-	}
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lis net.Listener
-	for i := 0; ; i++ { // a port just given up may take a moment to bind again
-		if lis, err = net.Listen("tcp", addr); err == nil || i == 100 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{srv: srv, addr: lis.Addr().String(), served: make(chan error, 1)}
-	go func() { ts.served <- srv.Serve(lis) }()
-	t.Cleanup(ts.stop)
-	return ts
-}
-
-func (ts *testServer) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = ts.srv.Shutdown(ctx)
-	err := <-ts.served
-	ts.served <- err
-}
 
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
@@ -99,7 +49,7 @@ var articleInputs = []string{"testdata/articles/border.txt", "testdata/articles/
 // in-process in every output format: the outputs match the golden files and
 // each other.
 func TestClassifyGolden(t *testing.T) {
-	ts := startServer(t, "127.0.0.1:0", server.Config{})
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
 	tests := []struct {
 		golden string
 		args   []string
@@ -112,7 +62,7 @@ func TestClassifyGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			t.Parallel()
-			args := append(append([]string{"classify", "--addr", ts.addr}, tt.args...), articleInputs...)
+			args := append(append([]string{"classify", "--addr", ts.Addr}, tt.args...), articleInputs...)
 			remote, stderr, err := runCLI(t, "", args...)
 			if err != nil {
 				t.Fatalf("classify: %v\n%s", err, stderr)
@@ -140,7 +90,7 @@ func TestClassifyGolden(t *testing.T) {
 // TestClassifyFailuresGoOn: inputs that cannot be read or classified are
 // reported on stderr, one line each, and the rest are classified in order.
 func TestClassifyFailuresGoOn(t *testing.T) {
-	ts := startServer(t, "127.0.0.1:0", server.Config{MaxTextBytes: 4096})
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{Limits: classifier.Limits{MaxTextBytes: 4096}})
 	dir := t.TempDir()
 	jsonl := filepath.Join(dir, "mixed.jsonl")
 	lines := []string{
@@ -153,7 +103,7 @@ func TestClassifyFailuresGoOn(t *testing.T) {
 	if err := os.WriteFile(jsonl, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, err := runCLI(t, "", "classify", "--addr", ts.addr, "-o", "jsonl", "--batch-size", "2",
+	stdout, stderr, err := runCLI(t, "", "classify", "--addr", ts.Addr, "-o", "jsonl", "--batch-size", "2",
 		jsonl, filepath.Join(dir, "missing.txt"), "testdata/articles/ballot.txt")
 	if err == nil || err.Error() != "4 of 7 inputs failed" {
 		t.Fatalf("error %v, want 4 of 7 inputs failed", err)
@@ -191,7 +141,7 @@ func TestClassifyFailuresGoOn(t *testing.T) {
 // TestClassifyManyInputsNoTerminal: with many inputs but stderr and stdout
 // not terminals, there is no progress bar and no colour.
 func TestClassifyManyInputsNoTerminal(t *testing.T) {
-	ts := startServer(t, "127.0.0.1:0", server.Config{})
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
 	dir := t.TempDir()
 	for i := range 2 * progressFiles {
 		text := fmt.Sprintf("Article %d\nVoters went to the polls in election number %d.\n", i, i)
@@ -199,7 +149,7 @@ func TestClassifyManyInputsNoTerminal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stdout, stderr, err := runCLI(t, "", "classify", "--addr", ts.addr, dir)
+	stdout, stderr, err := runCLI(t, "", "classify", "--addr", ts.Addr, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +166,7 @@ func TestClassifyManyInputsNoTerminal(t *testing.T) {
 
 // TestClassifyStdin reads JSONL and text from standard input.
 func TestClassifyStdin(t *testing.T) {
-	ts := startServer(t, "127.0.0.1:0", server.Config{})
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
 	tests := []struct {
 		name, stdin string
 		want        []string
@@ -226,7 +176,7 @@ func TestClassifyStdin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("ARTCLASS_ADDR", ts.addr) // the default of --addr
+			t.Setenv("ARTCLASS_ADDR", ts.Addr) // the default of --addr
 			out, stderr, err := runCLI(t, tt.stdin, "classify", "-o", "jsonl")
 			if err != nil {
 				t.Fatalf("%v\n%s", err, stderr)
@@ -243,8 +193,8 @@ func TestClassifyStdin(t *testing.T) {
 // TestRestartedServerIsRetried stops the server and starts another on the
 // same port while classify runs over and over: no run fails.
 func TestRestartedServerIsRetried(t *testing.T) {
-	first := startServer(t, "127.0.0.1:0", server.Config{})
-	addr := first.addr
+	first := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
+	addr := first.Addr
 	dir := t.TempDir()
 	var b strings.Builder
 	for i := range 300 {
@@ -258,9 +208,9 @@ func TestRestartedServerIsRetried(t *testing.T) {
 	restarted := make(chan struct{})
 	go func() {
 		time.Sleep(50 * time.Millisecond)
-		first.stop()
+		first.Stop()
 		time.Sleep(50 * time.Millisecond) // runs meanwhile find no server
-		startServer(t, addr, server.Config{})
+		testenv.StartServer(t, addr, server.Config{})
 		close(restarted)
 	}()
 	runs := 0
@@ -287,11 +237,11 @@ func TestRestartedServerIsRetried(t *testing.T) {
 }
 
 func TestEvalReport(t *testing.T) {
-	ts := startServer(t, "127.0.0.1:0", server.Config{})
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
 	data := filepath.Join("..", "..", "testdata", "corpus", "elections.jsonl")
 	negatives := filepath.Join("..", "..", "testdata", "corpus", "negatives-hard.jsonl")
 	dir := t.TempDir()
-	remote, stderr, err := runCLI(t, "", "eval", "--addr", ts.addr, "--data", data, "--data", negatives, "--report", dir)
+	remote, stderr, err := runCLI(t, "", "eval", "--addr", ts.Addr, "--data", data, "--data", negatives, "--report", dir)
 	if err != nil {
 		t.Fatalf("eval: %v\n%s", err, stderr)
 	}
@@ -331,10 +281,7 @@ func TestEvalReport(t *testing.T) {
 // TestEvaluationMatchesClassifier: the report eval computes from a
 // backend's answers is classifier.Evaluate's to the last bit.
 func TestEvaluationMatchesClassifier(t *testing.T) {
-	m, err := defaultModel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testenv.DefaultModel(t)
 	var samples []classifier.Sample
 	for _, p := range classifier.DefaultCorpus {
 		s, err := classifier.ReadSamplesFile(filepath.Join("..", "..", p))
@@ -345,31 +292,35 @@ func TestEvaluationMatchesClassifier(t *testing.T) {
 	}
 	// Labels the model does not know are ignored by both.
 	samples = append(samples, classifier.Sample{Text: "Shares rose at the bank.", Labels: []string{"finance"}})
-	ev, err := evaluate(context.Background(), &local{m: m}, samples)
+	ev, err := evaluate(context.Background(), &local{m: m, limits: classifier.DefaultLimits()}, samples)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := ev.report(), classifier.Evaluate(m, samples); !reflect.DeepEqual(got, want) {
+	if got, want := ev.All, classifier.Evaluate(m, samples); !reflect.DeepEqual(got, want) {
 		t.Errorf("report\n%+v\nwant classifier.Evaluate's\n%+v", got, want)
 	}
-	cm := ev.confusion()
-	if len(cm.names) != len(m.Labels())+1 || cm.names[len(cm.names)-1] != "none" {
-		t.Errorf("confusion matrix names %v", cm.names)
+	if got, want := ev.LengthReport, classifier.EvaluateByLength(m, samples, classifier.LongArticleWords); !reflect.DeepEqual(got, want) {
+		t.Errorf("short and long reports differ from classifier.EvaluateByLength's")
+	}
+	cm := ev.All.Confusion
+	if cm == nil || len(cm.Names) != len(m.Labels())+1 || cm.Names[len(cm.Names)-1] != "none" {
+		t.Errorf("confusion matrix %+v", cm)
 	}
 }
 
 func TestTrainOnServer(t *testing.T) {
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600); err != nil {
+	const token = "0123456789abcdef0123456789abcdef"
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, "127.0.0.1:0", server.Config{AdminToken: "s3cret", ModelDir: t.TempDir()})
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: token, ModelDir: t.TempDir()})
 	data := writeSamples(t, t.TempDir())
-	args := []string{"train", "--addr", ts.addr, "--token-file", tokenFile, "--data", data, "--min-df", "1", "--folds", "3"}
+	args := []string{"train", "--addr", ts.Addr, "--token-file", tokenFile, "--data", data, "--min-df", "1", "--folds", "3"}
 
 	_, _, err := runCLI(t, "", args...)
-	if err == nil || !strings.Contains(err.Error(), "model quality regression") || !strings.Contains(err.Error(), "--force") {
-		t.Fatalf("training a worse model: %v, want a quality regression that mentions --force", err)
+	if err == nil || !strings.Contains(err.Error(), "model quality regression") || strings.Count(err.Error(), "force") != 1 {
+		t.Fatalf("training a worse model: %v, want a quality regression that says --force once", err)
 	}
 	out, stderr, err := runCLI(t, "", append(args, "--force", "--l2", "0.001", "--seed", "7")...)
 	if err != nil {
@@ -380,40 +331,63 @@ func TestTrainOnServer(t *testing.T) {
 			t.Errorf("train output lacks %q:\n%s", want, out)
 		}
 	}
-	out, _, err = runCLI(t, "", "model", "--addr", ts.addr, "-o", "json")
+	out, _, err = runCLI(t, "", "model", "--addr", ts.Addr, "-o", "json")
 	if err != nil || !strings.Contains(out, `"war"`) || !strings.Contains(out, `"l2": 0.001`) || !strings.Contains(out, `"seed": 7`) {
 		t.Errorf("model after training with --l2 0.001 --seed 7: %v\n%s", err, out)
 	}
 
 	wrong := filepath.Join(t.TempDir(), "wrong")
-	os.WriteFile(wrong, []byte("nope"), 0o600)
-	_, _, err = runCLI(t, "", "train", "--addr", ts.addr, "--token-file", wrong, "--data", data)
+	os.WriteFile(wrong, []byte("not-the-token-but-long-enough"), 0o600)
+	_, _, err = runCLI(t, "", "train", "--addr", ts.Addr, "--token-file", wrong, "--data", data)
 	if err == nil || !strings.Contains(err.Error(), "unauthenticated") {
 		t.Errorf("a wrong token: %v, want unauthenticated", err)
 	}
 }
 
 func TestModelAndHealth(t *testing.T) {
-	ts := startServer(t, "127.0.0.1:0", server.Config{})
-	for _, format := range []string{"table", "json"} {
-		remote, _, err := runCLI(t, "", "model", "--addr", ts.addr, "-o", format)
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
+	remote, _, err := runCLI(t, "", "model", "--addr", ts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, _, err := runCLI(t, "", "model", "--local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if remote != local {
+		t.Errorf("the server's model\n%s\nthe embedded model\n%s", remote, local)
+	}
+	if !strings.Contains(local, "thresholds  ") || !strings.Contains(local, "below 0.5") {
+		t.Errorf("model does not show the thresholds and why they matter:\n%s", local)
+	}
+	// JSON: a model file describes itself in full, the API carries less;
+	// what both carry is the same.
+	var views [2]struct {
+		Version    string             `json:"version"`
+		Labels     []string           `json:"labels"`
+		Thresholds map[string]float64 `json:"thresholds"`
+		CV         classifier.Report  `json:"cv"`
+	}
+	for i, args := range [][]string{{"--addr", ts.Addr}, {"--local"}} {
+		out, _, err := runCLI(t, "", append([]string{"model", "-o", "json"}, args...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		local, _, err := runCLI(t, "", "model", "--local", "-o", format)
-		if err != nil {
+		if err := json.Unmarshal([]byte(out), &views[i]); err != nil {
 			t.Fatal(err)
-		}
-		if remote != local {
-			t.Errorf("-o %s: the server's model\n%s\nthe embedded model\n%s", format, remote, local)
 		}
 	}
-	out, _, err := runCLI(t, "", "health", "--addr", ts.addr)
+	m := testenv.DefaultModel(t)
+	if !reflect.DeepEqual(views[0].Thresholds, m.Thresholds()) || views[0].Version != views[1].Version ||
+		!reflect.DeepEqual(views[0].Thresholds, views[1].Thresholds) || views[0].CV.MacroF1 != views[1].CV.MacroF1 {
+		t.Errorf("model -o json: server %+v, embedded %+v", views[0], views[1])
+	}
+	out, _, err := runCLI(t, "", "health", "--addr", ts.Addr)
 	if err != nil || out != "SERVING\n" {
 		t.Errorf("health = %q, %v; want SERVING", out, err)
 	}
-	ts.stop()
-	_, _, err = runCLI(t, "", "health", "--addr", ts.addr, "--timeout", "5s")
+	ts.Stop()
+	_, _, err = runCLI(t, "", "health", "--addr", ts.Addr, "--timeout", "5s")
 	if err == nil || !strings.Contains(err.Error(), "cannot reach artclassd") {
 		t.Errorf("health of a stopped server: %v", err)
 	}
@@ -422,7 +396,7 @@ func TestModelAndHealth(t *testing.T) {
 // TestHelpVersionCompletion: every command has help with examples, and
 // --version and completion work.
 func TestHelpVersionCompletion(t *testing.T) {
-	for _, cmd := range []string{"classify", "eval", "train", "model", "health"} {
+	for _, cmd := range []string{"classify", "eval", "train", "model", "models", "health"} {
 		out, _, err := runCLI(t, "", cmd, "--help")
 		if err != nil || !strings.Contains(out, "Examples:") || !strings.Contains(out, "artclass "+cmd) {
 			t.Errorf("%s --help: %v\n%s", cmd, err, out)

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -26,26 +26,31 @@ const (
 )
 
 // writeReport writes report.md and its plots into dir.
-func writeReport(dir string, ev *evaluation, r classifier.Report, where string, data []string) error {
+func writeReport(dir string, ev *evaluation) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	cm := ev.confusion()
-	if err := savePlot(confusionPlot(cm), 5.5*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, confusionFile)); err != nil {
+	r := ev.All
+	if err := savePlot(confusionPlot(r.Confusion), 5.5*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, confusionFile)); err != nil {
 		return err
 	}
 	if err := savePlot(reliabilityPlot(r.Reliability, r.ECE), 5*vg.Inch, 5*vg.Inch, filepath.Join(dir, reliabilityFile)); err != nil {
 		return err
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Evaluation of model %s\n\n", ev.version)
-	fmt.Fprintf(&b, "Model: %s. Samples: %d from %s.\n\n", where, r.N, strings.Join(data, ", "))
-	fmt.Fprintf(&b, "| label | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|\n")
-	for _, l := range r.PerLabel {
-		fmt.Fprintf(&b, "| %s | %.3f | %.3f | %.3f | %d |\n", l.Label, l.Precision, l.Recall, l.F1, l.Support)
+	fmt.Fprintf(&b, "# Evaluation of model %s\n\n", ev.ModelVersion)
+	fmt.Fprintf(&b, "Model: %s. Samples: %d from %s.\n\n", ev.Model, r.N, strings.Join(ev.Data, ", "))
+	markdownTables(&b, r)
+	fmt.Fprintf(&b, "## Short and long articles\n\nLong articles have %d words or more of title and text.\n\n", ev.MinWords)
+	for _, part := range []struct {
+		name string
+		r    classifier.Report
+	}{{"Short", ev.Short}, {"Long", ev.Long}} {
+		fmt.Fprintf(&b, "### %s articles: %d\n\n", part.name, part.r.N)
+		if part.r.N > 0 {
+			markdownTables(&b, part.r)
+		}
 	}
-	fmt.Fprintf(&b, "\n| micro-F1 | macro-F1 | exact match | hamming loss | ECE |\n|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(&b, "| %.4f | %.4f | %.4f | %.4f | %.4f |\n\n", r.MicroF1, r.MacroF1, r.ExactMatch, r.HammingLoss, r.ECE)
 	fmt.Fprintf(&b, `## Confusion matrix
 
 ![confusion matrix](%s)
@@ -79,6 +84,16 @@ diagonal; ECE %.4f is the pairs-weighted mean distance from it.
 	return nil
 }
 
+// markdownTables writes r's per-label and overall tables.
+func markdownTables(b *bytes.Buffer, r classifier.Report) {
+	fmt.Fprintf(b, "| label | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|\n")
+	for _, l := range r.PerLabel {
+		fmt.Fprintf(b, "| %s | %.3f | %.3f | %.3f | %d |\n", l.Label, l.Precision, l.Recall, l.F1, l.Support)
+	}
+	fmt.Fprintf(b, "\n| micro-F1 | macro-F1 | exact match | hamming loss | ECE |\n|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "| %.4f | %.4f | %.4f | %.4f | %.4f |\n\n", r.MicroF1, r.MacroF1, r.ExactMatch, r.HammingLoss, r.ECE)
+}
+
 func savePlot(p *plot.Plot, w, h vg.Length, path string) error {
 	if err := p.Save(w, h, path); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -86,117 +101,91 @@ func savePlot(p *plot.Plot, w, h vg.Length, path string) error {
 	return nil
 }
 
-// confusionMatrix counts, for each true label (rows, then "none") the
-// articles that got each assigned label (columns, then "none").
-type confusionMatrix struct {
-	names  []string // the labels and "none"
-	counts [][]int  // counts[row][col]
-	rows   []int    // articles per row
-}
-
-// confusion builds the matrix: an article counts in the row of each label
-// it carries (or "none"); in that row it adds to the diagonal when the label
-// was assigned, to each assigned column it does not carry, and to "none"
-// when nothing was assigned.
-func (ev *evaluation) confusion() confusionMatrix {
-	L := len(ev.labels)
-	cm := confusionMatrix{names: append(append([]string{}, ev.labels...), "none"), rows: make([]int, L+1)}
-	cm.counts = make([][]int, L+1)
-	for r := range cm.counts {
-		cm.counts[r] = make([]int, L+1)
-	}
-	index := make(map[string]int, L)
-	for l, name := range ev.labels {
-		index[name] = l
-	}
-	truth, assigned := make([]bool, L), make([]bool, L)
-	for i, s := range ev.samples {
-		clear(truth)
-		clear(assigned)
-		for _, name := range s.Labels {
-			if l, ok := index[name]; ok {
-				truth[l] = true
-			}
-		}
-		for _, t := range ev.results[i].Topics {
-			if l, ok := index[t.Label]; ok {
-				assigned[l] = t.Assigned
-			}
-		}
-		var rows []int
-		for l := range L {
-			if truth[l] {
-				rows = append(rows, l)
-			}
-		}
-		if len(rows) == 0 {
-			rows = []int{L}
-		}
-		anyAssigned := slices.Contains(assigned, true)
-		for _, r := range rows {
-			cm.rows[r]++
-			if !anyAssigned {
-				cm.counts[r][L]++
-			}
-			for c := range L {
-				if assigned[c] && (c == r || !truth[c]) {
-					cm.counts[r][c]++
-				}
-			}
-		}
-	}
-	return cm
-}
-
-// share is the cell as a share of its row's articles.
-func (cm confusionMatrix) share(r, c int) float64 {
-	if cm.rows[r] == 0 {
-		return 0
-	}
-	return float64(cm.counts[r][c]) / float64(cm.rows[r])
-}
-
 // confusionGrid adapts the matrix to plotter.GridXYZ: column c at x = c,
 // row r at y = n-1-r so that the first label is at the top.
-type confusionGrid struct{ cm confusionMatrix }
+type confusionGrid struct{ cm *classifier.Confusion }
 
-func (g confusionGrid) Dims() (c, r int) { return len(g.cm.names), len(g.cm.names) }
+func (g confusionGrid) Dims() (c, r int) { return len(g.cm.Names), len(g.cm.Names) }
 func (g confusionGrid) Z(c, r int) float64 {
-	return g.cm.share(len(g.cm.names)-1-r, c)
+	return g.cm.Share(len(g.cm.Names)-1-r, c)
 }
 func (g confusionGrid) X(c int) float64 { return float64(c) }
 func (g confusionGrid) Y(r int) float64 { return float64(r) }
 
-func confusionPlot(cm confusionMatrix) *plot.Plot {
+// confusionPalette colours the confusion matrix's cells by share.
+func confusionPalette() []color.Color {
+	pal, err := brewer.GetPalette(brewer.TypeSequential, "YlOrRd", 9)
+	if err != nil {
+		// The palette is compiled in; only a renamed palette gets here.
+		return []color.Color{color.White, color.RGBA{R: 128, A: 255}}
+	}
+	return pal.Colors()
+}
+
+// cellColor is the colour the heat map gives a share: HeatMap picks the
+// palette entry by the share's position in [0, 1].
+func cellColor(pal []color.Color, share float64) color.Color {
+	return pal[int(share*float64(len(pal)-1)+0.5)]
+}
+
+// textColor is black or white, whichever contrasts more with background:
+// the dark red cells of a good diagonal need white numbers.
+func textColor(background color.Color) color.Color {
+	if contrast(color.White, background) > contrast(color.Black, background) {
+		return color.White
+	}
+	return color.Black
+}
+
+// contrast is the WCAG contrast ratio of two colours, 1 to 21.
+func contrast(a, b color.Color) float64 {
+	la, lb := luminance(a), luminance(b)
+	return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+}
+
+// luminance is the WCAG relative luminance of c.
+func luminance(c color.Color) float64 {
+	r, g, b, _ := c.RGBA()
+	lin := func(v uint32) float64 {
+		x := float64(v) / 0xffff
+		if x <= 0.03928 {
+			return x / 12.92
+		}
+		return math.Pow((x+0.055)/1.055, 2.4)
+	}
+	return 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(b)
+}
+
+func confusionPlot(cm *classifier.Confusion) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = "Confusion matrix (share of the row's articles)"
 	p.X.Label.Text = "assigned label"
 	p.Y.Label.Text = "true label"
-	pal, err := brewer.GetPalette(brewer.TypeSequential, "YlOrRd", 9)
-	if err == nil {
-		h := plotter.NewHeatMap(confusionGrid{cm}, pal)
-		h.Min, h.Max = 0, 1
-		p.Add(h)
-	}
-	n := len(cm.names)
+	colors := confusionPalette()
+	h := plotter.NewHeatMap(confusionGrid{cm}, palette(colors))
+	h.Min, h.Max = 0, 1
+	p.Add(h)
+	n := len(cm.Names)
 	var xys plotter.XYs
 	var texts []string
+	var styles []color.Color
 	for r := range n {
 		for c := range n {
 			xys = append(xys, plotter.XY{X: float64(c), Y: float64(n - 1 - r)})
-			texts = append(texts, fmt.Sprintf("%.2f\n(%d)", cm.share(r, c), cm.counts[r][c]))
+			texts = append(texts, fmt.Sprintf("%.2f\n(%d)", cm.Share(r, c), cm.Counts[r][c]))
+			styles = append(styles, textColor(cellColor(colors, cm.Share(r, c))))
 		}
 	}
 	if labels, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts}); err == nil {
 		for i := range labels.TextStyle {
 			labels.TextStyle[i].XAlign = draw.XCenter
 			labels.TextStyle[i].YAlign = draw.YCenter
-			labels.TextStyle[i].Color = color.Black
+			labels.TextStyle[i].Color = styles[i]
 		}
 		p.Add(labels)
 	}
 	var xt, yt []plot.Tick
-	for i, name := range cm.names {
+	for i, name := range cm.Names {
 		xt = append(xt, plot.Tick{Value: float64(i), Label: name})
 		yt = append(yt, plot.Tick{Value: float64(n - 1 - i), Label: name})
 	}
@@ -207,6 +196,32 @@ func confusionPlot(cm confusionMatrix) *plot.Plot {
 	return p
 }
 
+// palette is a fixed list of colours as a gonum palette.
+type palette []color.Color
+
+func (p palette) Colors() []color.Color { return p }
+
+// The reliability diagram's two lines: the diagonal wide and pale under
+// the model's narrow dark line, so that both show where they coincide.
+var (
+	diagonalWidth = vg.Points(4)
+	modelWidth    = vg.Points(1.5)
+)
+
+// countOffset places a bin's count beside its point without covering it or
+// leaving the plot: to the right and below, or to the left near the right
+// edge, or above near the bottom.
+func countOffset(x, y float64) (xAlign draw.XAlignment, dx, dy vg.Length) {
+	xAlign, dx, dy = draw.XLeft, vg.Points(6), vg.Points(-12)
+	if x > 0.8 {
+		xAlign, dx = draw.XRight, vg.Points(-6)
+	}
+	if y < 0.1 {
+		dy = vg.Points(6)
+	}
+	return xAlign, dx, dy
+}
+
 func reliabilityPlot(bins []classifier.ReliabilityBin, ece float64) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Reliability diagram (ECE %.4f)", ece)
@@ -215,10 +230,9 @@ func reliabilityPlot(bins []classifier.ReliabilityBin, ece float64) *plot.Plot {
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
 	p.Add(plotter.NewGrid())
 
-	diagonal, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
-	if err == nil {
-		diagonal.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
-		diagonal.LineStyle.Color = color.Gray{Y: 120}
+	if diagonal, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}); err == nil {
+		diagonal.LineStyle.Width = diagonalWidth
+		diagonal.LineStyle.Color = color.Gray{Y: 200}
 		p.Add(diagonal)
 		p.Legend.Add("perfect calibration", diagonal)
 	}
@@ -229,22 +243,24 @@ func reliabilityPlot(bins []classifier.ReliabilityBin, ece float64) *plot.Plot {
 			continue
 		}
 		xys = append(xys, plotter.XY{X: b.Confidence, Y: b.Positives})
-		texts = append(texts, fmt.Sprintf(" n=%d", b.N))
+		texts = append(texts, fmt.Sprintf("n=%d", b.N))
 	}
 	if len(xys) > 0 {
-		line, points, err := plotter.NewLinePoints(xys)
-		if err == nil {
+		if line, points, err := plotter.NewLinePoints(xys); err == nil {
 			line.LineStyle.Color = color.RGBA{R: 31, G: 119, B: 180, A: 255}
+			line.LineStyle.Width = modelWidth
 			points.GlyphStyle.Color = line.LineStyle.Color
 			points.GlyphStyle.Shape = draw.CircleGlyph{}
 			p.Add(line, points)
 			p.Legend.Add("model", line, points)
 		}
-		if labels, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts}); err == nil {
-			for i := range labels.TextStyle {
-				labels.TextStyle[i].Font.Size = vg.Points(7)
+		// One Labels a point: the offset is the plotter's, not the label's.
+		for i, xy := range xys {
+			if label, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{xy}, Labels: texts[i : i+1]}); err == nil {
+				label.TextStyle[0].Font.Size = vg.Points(7)
+				label.TextStyle[0].XAlign, label.Offset.X, label.Offset.Y = countOffset(xy.X, xy.Y)
+				p.Add(label)
 			}
-			p.Add(labels)
 		}
 	}
 	// Bottom right: the corner a reliability curve never reaches.

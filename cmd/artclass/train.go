@@ -6,155 +6,212 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/artclass/artclass/classifier"
 	"github.com/artclass/artclass/client"
 )
 
+// trainFlags are train's options.
+type trainFlags struct {
+	opts     classifier.TrainOptions
+	data     []string
+	out      string
+	baseline string
+	created  string
+	force    bool
+	quiet    bool
+	conn     connFlags
+}
+
 func newTrainCmd(stdout, stderr io.Writer) *cobra.Command {
-	opts := classifier.DefaultTrainOptions()
-	var (
-		data    []string
-		out     string
-		created string
-		force   bool
-		quiet   bool
-		conn    connFlags
-	)
+	tf := trainFlags{opts: classifier.DefaultTrainOptions()}
 	cmd := &cobra.Command{
-		Use:   "train --data FILE.jsonl... (--out MODEL | [--addr ADDR] --token-file FILE [--force])",
+		Use:   "train --data FILE.jsonl... (--out MODEL [--baseline MODEL] | [--addr ADDR] --token-file FILE) [--force]",
 		Short: "Train a model from labelled samples, in-process or on the server",
 		Long: `Train reads labelled samples, cross-validates each algorithm, ships the one with
 the best macro-F1, calibrates its confidences on out-of-fold scores, and prints
 the cross-validated report.
 
-With --out it trains in-process and writes the model file atomically.
+Samples are JSONL, one {"title", "text", "labels": [...]} a line; "labels": []
+marks an article about none of the topics, and a line without "labels" is an
+error. A label fewer than 5 samples carry gets a warning naming its lines: it
+is more likely a typo than a topic.
+
+With --out it trains in-process and writes the model file atomically, after
+the same quality gate the server applies: a model whose cross-validated
+macro-F1 is more than 0.02 below the baseline's (the embedded model, or
+--baseline FILE) is refused unless --force.
 
 Without --out it streams the samples to the server at --addr (default
-localhost:50051, or $ARTCLASS_ADDR), which trains, writes and swaps in the new
-model; it needs the server's admin token (--token-file, or
-$ARTCLASS_TOKEN_FILE). The server refuses a model whose macro-F1 is more than
-0.02 below the active model's unless --force is given. A token travels in
-plaintext only to a server on this machine; use --tls or --ca-file otherwise.`,
-		Example: `  artclass train --data testdata/corpus/defence.jsonl --data testdata/corpus/negatives-general.jsonl --out my.model
-  artclass train --data samples.jsonl --out my.model --algorithm logreg --l2 1e-4
-  artclass train --addr localhost:50051 --token-file token --data train.jsonl
+localhost:50051), which trains, writes and swaps in the new model; it needs
+the server's admin token (--token-file), and the server applies its gate
+against its active model. A token travels in plaintext only to a server on
+this machine; use --tls or --ca-file otherwise.`,
+		Example: `  artclass train --data examples/samples.jsonl --out my.model --force
+  artclass train --data samples.jsonl --out my.model --baseline current.model --algorithm logreg --l2 1e-4
+  artclass train --addr localhost:50051 --token-file ~/.config/artclass/token --data train.jsonl
   artclass train --addr artclass.internal:50051 --ca-file ca.pem --token-file token --data train.jsonl --force`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fs := cmd.Flags()
-			if len(data) == 0 {
+			if len(tf.data) == 0 {
 				return usagef("train: --data is required")
 			}
-			if out == "" {
-				if fs.Changed("created") {
-					return usagef("train: --created is for training in-process (--out); the server stamps its own time")
-				}
-				topts := client.TrainOptions{Force: force}
-				if fs.Changed("algorithm") {
-					topts.Algorithm = opts.Algorithm
-				}
-				if fs.Changed("min-df") {
-					topts.MinDF = opts.MinDF
-				}
-				if fs.Changed("max-features") {
-					topts.MaxFeatures = opts.MaxFeatures
-				}
-				if fs.Changed("bigrams") {
-					topts.Bigrams = &opts.Bigrams
-				}
-				if fs.Changed("folds") {
-					topts.Folds = opts.Folds
-				}
-				if fs.Changed("l2") {
-					topts.L2 = &opts.L2
-				}
-				if fs.Changed("seed") {
-					topts.Seed = &opts.Seed
-				}
-				return trainRemote(cmd.Context(), &conn, data, topts, quiet, stdout, stderr)
+			ov := overrides(fs, &tf.opts)
+			if tf.out == "" {
+				return tf.remote(cmd.Context(), fs, ov, stdout, stderr)
 			}
-			if fs.Changed("addr") || fs.Changed("token-file") || force {
-				return usagef("train: --out trains in-process; --addr, --token-file and --force are for training on the server")
-			}
-			if created != "" {
-				t, err := time.Parse(time.RFC3339, created)
-				if err != nil {
-					return usagef("train: --created: %w", err)
-				}
-				opts.Created = t
-			}
-			samples, err := readAll(data)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "training on %d samples from %d file(s)…\n", len(samples), len(data))
-			start := time.Now()
-			m, err := classifier.Train(cmd.Context(), samples, opts)
-			if err != nil {
-				return err
-			}
-			if err := m.WriteFile(out); err != nil {
-				return err
-			}
-			md := m.Metadata()
-			fmt.Fprintf(stdout, "model %s (%s, %d terms, %d labels) written to %s in %s\n",
-				md.Version, md.Algorithm, md.Terms, len(md.Labels), out, time.Since(start).Round(time.Millisecond))
-			for _, alg := range slices.Sorted(maps.Keys(md.Candidates)) {
-				fmt.Fprintf(stdout, "  cross-validated macro-F1 of %s: %.4f\n", alg, md.Candidates[alg])
-			}
-			fmt.Fprintf(stdout, "%d-fold cross-validation of %s:\n", md.Options.Folds, md.Algorithm)
-			return writeReportTable(stdout, md.CV)
+			return tf.local(cmd.Context(), fs, ov, stdout, stderr)
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&data, "data", nil, "JSONL file of labelled samples (repeatable)")
-	f.StringVar(&out, "out", "", "train in-process and write the model file here")
-	f.StringVar(&opts.Algorithm, "algorithm", opts.Algorithm, "auto, logreg or rocchio")
-	f.IntVar(&opts.MinDF, "min-df", opts.MinDF, "drop terms found in fewer articles")
-	f.IntVar(&opts.MaxFeatures, "max-features", opts.MaxFeatures, "keep at most this many terms (0: all)")
-	f.BoolVar(&opts.Bigrams, "bigrams", opts.Bigrams, "add pairs of adjacent words as terms")
-	f.Float64Var(&opts.L2, "l2", opts.L2, "logistic regression's L2 regularisation strength")
-	f.IntVar(&opts.Folds, "folds", opts.Folds, "cross-validation folds")
-	f.Uint64Var(&opts.Seed, "seed", opts.Seed, "seed of the fold assignment")
-	f.StringVar(&created, "created", "", "creation time to stamp (RFC 3339; default now), for reproducible files (in-process only)")
-	f.BoolVar(&force, "force", false, "make the server's new model active even if it is worse than the active one")
-	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
-	conn.register(f, true)
+	f.StringArrayVar(&tf.data, "data", nil, "JSONL file of labelled samples (repeatable)")
+	f.StringVar(&tf.out, "out", "", "train in-process and write the model file here")
+	f.StringVar(&tf.baseline, "baseline", "", "with --out: the model `FILE` the quality gate compares with (default: the embedded model)")
+	f.StringVar(&tf.opts.Algorithm, "algorithm", tf.opts.Algorithm, "auto, logreg or rocchio")
+	f.IntVar(&tf.opts.MinDF, "min-df", tf.opts.MinDF, "drop terms found in fewer articles")
+	f.IntVar(&tf.opts.MaxFeatures, "max-features", tf.opts.MaxFeatures, "keep at most this many terms (0: all)")
+	f.BoolVar(&tf.opts.Bigrams, "bigrams", tf.opts.Bigrams, "add pairs of adjacent words as terms")
+	f.Float64Var(&tf.opts.L2, "l2", tf.opts.L2, "logistic regression's L2 regularisation strength")
+	f.IntVar(&tf.opts.Folds, "folds", tf.opts.Folds, "cross-validation folds")
+	f.Uint64Var(&tf.opts.Seed, "seed", tf.opts.Seed, "seed of the fold assignment")
+	f.StringVar(&tf.created, "created", "", "creation time to stamp (RFC 3339; default now), for reproducible files (in-process only)")
+	f.BoolVar(&tf.force, "force", false, "keep the new model even if it is worse than the baseline or the server's active model")
+	f.BoolVarP(&tf.quiet, "quiet", "q", false, "no progress bar")
+	tf.conn.register(f, true)
 	return cmd
 }
 
-// trainRemote streams the samples of paths to the server's Train.
-func trainRemote(ctx context.Context, conn *connFlags, paths []string, opts client.TrainOptions, quiet bool, stdout, stderr io.Writer) error {
-	if conn.tokenFile == "" {
+// overrides are the training options given by flag or variable: the rest
+// keep the defaults of whoever trains (this process or the server).
+func overrides(fs *pflag.FlagSet, o *classifier.TrainOptions) classifier.TrainOverrides {
+	var ov classifier.TrainOverrides
+	if fs.Changed("algorithm") {
+		ov.Algorithm = &o.Algorithm
+	}
+	if fs.Changed("min-df") {
+		ov.MinDF = &o.MinDF
+	}
+	if fs.Changed("max-features") {
+		ov.MaxFeatures = &o.MaxFeatures
+	}
+	if fs.Changed("bigrams") {
+		ov.Bigrams = &o.Bigrams
+	}
+	if fs.Changed("l2") {
+		ov.L2 = &o.L2
+	}
+	if fs.Changed("folds") {
+		ov.Folds = &o.Folds
+	}
+	if fs.Changed("seed") {
+		ov.Seed = &o.Seed
+	}
+	return ov
+}
+
+// local trains in-process and writes --out.
+func (tf *trainFlags) local(ctx context.Context, fs *pflag.FlagSet, ov classifier.TrainOverrides, stdout, stderr io.Writer) error {
+	if onCommandLine(fs, "addr") || onCommandLine(fs, "token-file") {
+		return usagef("train: --out trains in-process; --addr and --token-file are for training on the server")
+	}
+	opts, err := classifier.DefaultTrainOptions().Apply(ov)
+	if err != nil {
+		return usagef("train: %w", err)
+	}
+	if tf.created != "" {
+		if opts.Created, err = time.Parse(time.RFC3339, tf.created); err != nil {
+			return usagef("train: --created: %w", err)
+		}
+	}
+	if err := checkWritable(tf.out); err != nil {
+		return err
+	}
+	baseline, err := localModel(tf.baseline, classifier.Limits{})
+	if err != nil {
+		return fmt.Errorf("train: baseline: %w", err)
+	}
+	samples, err := readSamples(tf.data, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "training on %d samples from %d file(s)…\n", len(samples), len(tf.data))
+	start := time.Now()
+	m, err := classifier.Train(ctx, samples, opts)
+	if err != nil {
+		return err
+	}
+	md := m.Metadata()
+	if err := classifier.CheckQuality(md, baseline.m.Metadata()); err != nil && !tf.force {
+		return fmt.Errorf("train: %w (%s); nothing written, --force writes it anyway", err, baseline.name)
+	}
+	if err := m.WriteFile(tf.out); err != nil {
+		// The error would name the temporary file the write goes through.
+		return fmt.Errorf("train: write %s: %w", tf.out, unwrapPathError(err))
+	}
+	fmt.Fprintf(stdout, "model %s (%s, %d terms, %d labels) written to %s in %s\n",
+		md.Version, md.Algorithm, md.Terms, len(md.Labels), tf.out, time.Since(start).Round(time.Millisecond))
+	for _, alg := range slices.Sorted(maps.Keys(md.Candidates)) {
+		fmt.Fprintf(stdout, "  cross-validated macro-F1 of %s: %.4f\n", alg, md.Candidates[alg])
+	}
+	fmt.Fprintf(stdout, "  baseline %s (%s): %.4f\n", baseline.m.Version(), baseline.name, baseline.m.Metadata().CV.MacroF1)
+	fmt.Fprintf(stdout, "%d-fold cross-validation of %s:\n", md.Options.Folds, md.Algorithm)
+	return writeReportTable(stdout, md.CV)
+}
+
+// checkWritable fails, before any training, when the model file cannot be
+// created in its directory.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".artclass-write-check-*")
+	if err != nil {
+		return fmt.Errorf("train: cannot write %s: directory %s: %w", path, dir, unwrapPathError(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// remote streams the samples to the server's Train.
+func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifier.TrainOverrides, stdout, stderr io.Writer) error {
+	switch {
+	case fs.Changed("created") || fs.Changed("baseline"):
+		return usagef("train: --created and --baseline are for training in-process (--out); the server stamps its own time and gates against its active model")
+	case tf.conn.tokenFile == "":
 		return usagef("train: training on the server needs its admin token: --token-file FILE (or ARTCLASS_TOKEN_FILE), or --out MODEL to train in-process")
 	}
-	c, err := conn.dial()
+	// TODO(lead): --store URL [--no-activate] trains in-process and puts
+	// the model into a modelstore (go doc ./modelstore) once that package
+	// is committed.
+	var total int64
+	var check classifier.SampleChecker
+	for _, p := range tf.data {
+		if err := checkSampleFile(&check, p); err != nil {
+			return err
+		}
+		if info, err := os.Stat(p); err == nil {
+			total += info.Size()
+		}
+	}
+	warnRare(stderr, &check)
+	c, err := tf.conn.dial(stderr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-
-	var total int64
-	for _, p := range paths {
-		info, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		total += info.Size()
-	}
 	var bar *progressbar.ProgressBar
-	if !quiet && isTerminal(stderr) {
+	if !tf.quiet && isTerminal(stderr) {
 		bar = newBar(stderr, total, "sending samples")
 	}
 	samples := func(yield func(classifier.Sample) error) error {
-		for _, p := range paths {
+		for _, p := range tf.data {
 			f, err := os.Open(p)
 			if err != nil {
 				return err
@@ -172,23 +229,18 @@ func trainRemote(ctx context.Context, conn *connFlags, paths []string, opts clie
 		return nil
 	}
 	var sent int
-	opts.Progress = func(n int, _ int64) {
-		sent = n
-		if bar != nil {
-			bar.Describe(fmt.Sprintf("sent %d samples", n))
-		}
-	}
+	topts := client.TrainOptions{Overrides: ov, Force: tf.force, Progress: func(n int, _ int64) { sent = n }}
 	start := time.Now()
-	res, err := c.Train(ctx, samples, opts)
+	res, err := c.Train(ctx, samples, topts)
 	if bar != nil {
 		bar.Finish()
 	}
 	if err != nil {
-		return conn.serverError(err)
+		return tf.conn.serverError(err)
 	}
 	md := res.Model
 	fmt.Fprintf(stdout, "server %s trained model %s (%s, %d terms, %d labels) on %d samples in %s; it is active\n",
-		conn.addr, md.Version, md.Algorithm, md.Terms, len(md.Labels), sent, time.Since(start).Round(time.Millisecond))
+		tf.conn.addr, md.Version, md.Algorithm, md.Terms, len(md.Labels), sent, time.Since(start).Round(time.Millisecond))
 	if res.PreviousVersion != "" {
 		fmt.Fprintf(stdout, "  it replaced %s (cross-validated macro-F1 %.4f)\n", res.PreviousVersion, res.PreviousMacroF1)
 	}
@@ -196,17 +248,38 @@ func trainRemote(ctx context.Context, conn *connFlags, paths []string, opts clie
 	return writeReportTable(stdout, md.CV)
 }
 
-// readAll reads every sample of the given JSONL files.
-func readAll(paths []string) ([]classifier.Sample, error) {
+// readSamples checks and reads every sample of the given JSONL files,
+// warning on stderr about labels few samples carry.
+func readSamples(paths []string, stderr io.Writer) ([]classifier.Sample, error) {
 	var all []classifier.Sample
+	var check classifier.SampleChecker
 	for _, p := range paths {
+		if err := checkSampleFile(&check, p); err != nil {
+			return nil, err
+		}
 		samples, err := classifier.ReadSamplesFile(p)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, samples...)
 	}
+	warnRare(stderr, &check)
 	return all, nil
+}
+
+func checkSampleFile(check *classifier.SampleChecker, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("samples: %w", err)
+	}
+	defer f.Close()
+	return check.Check(f, path)
+}
+
+func warnRare(stderr io.Writer, check *classifier.SampleChecker) {
+	for _, r := range check.Rare() {
+		fmt.Fprintf(stderr, "artclass: warning: %s\n", r)
+	}
 }
 
 func writeReportTable(w io.Writer, r classifier.Report) error {
