@@ -30,7 +30,7 @@ with open(f"{sys.argv[2]}/longeval.jsonl", "w") as f:
 PY
 go build -o "$out/artclass" ./cmd/artclass
 echo "== artclass: train on train.jsonl (time and peak RSS)"
-/usr/bin/time -f "train wall %es, peak RSS %M KB" "$out/artclass" train --data "$data/train.jsonl" --out "$out/shared.model" --created 2026-01-01T00:00:00Z
+/usr/bin/time -f "train wall %es, peak RSS %M KB" "$out/artclass" train --force --data "$data/train.jsonl" --out "$out/shared.model" --created 2026-01-01T00:00:00Z
 ls -l "$out/shared.model" | awk '{print "model file bytes:", $5}'
 for set in dev dev-long dev-short longeval; do
   f="$data/$set.jsonl"; [ -f "$f" ] || f="$out/$set.jsonl"
