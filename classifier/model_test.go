@@ -310,8 +310,11 @@ func TestClassifySeedArticles(t *testing.T) {
 	m := mustDefault(t)
 	for _, s := range seed {
 		r := m.Classify(s.Title, s.Text)
-		if r.Topics[0].Label != s.Labels[0] {
-			t.Errorf("%q: top label %s (%.2f), want %s", s.Title, r.Topics[0].Label, r.Topics[0].Confidence, s.Labels[0])
+		if r.Topics[0].Label != s.Labels[0] || !r.Topics[0].Assigned {
+			t.Errorf("%q: top label %s (%.2f, assigned %v), want %s assigned", s.Title, r.Topics[0].Label, r.Topics[0].Confidence, r.Topics[0].Assigned, s.Labels[0])
+		}
+		if r.Warning != NoWarning {
+			t.Errorf("%q: warning %q (coverage %+v), want none on an English news article", s.Title, r.Warning, r.Coverage)
 		}
 	}
 }
