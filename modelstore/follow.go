@@ -113,6 +113,9 @@ type Follower struct {
 	known      Pointer
 	refusedGen uint64
 
+	// wake asks Run to poll now; see Wake.
+	wake chan struct{}
+
 	mu     sync.Mutex
 	status Status
 }
@@ -141,7 +144,18 @@ func NewFollower(store *Store, swap func(Update) error, opts FollowOptions) (*Fo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Follower{store: store, swap: swap, opts: opts, log: log}, nil
+	return &Follower{store: store, swap: swap, opts: opts, log: log, wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake makes Run poll now instead of at the end of its wait: a replica that
+// has just promoted a version (a Train, an ActivateModel) calls it to serve
+// the version at once rather than up to an interval later. It does not
+// block; wakes while a poll runs coalesce into one more poll.
+func (f *Follower) Wake() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Status returns a snapshot of what the Follower has done. It is safe to
@@ -163,6 +177,8 @@ func (f *Follower) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-f.wake:
+			timer.Stop()
 		}
 		if err := f.poll(ctx); err != nil {
 			if ctx.Err() != nil {

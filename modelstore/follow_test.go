@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"gocloud.dev/blob/memblob"
+
 	"github.com/artclass/artclass/classifier"
 	"github.com/artclass/artclass/internal/s3test"
 )
@@ -127,6 +129,24 @@ func testFollowerFollows(t *testing.T, b backend) {
 	// A rollback is followed like any promotion.
 	mustPromote(t, s, p2.Previous, p2)
 	nextUpdate(t, updates, ms[1].Version())
+}
+
+// TestFollowerWake checks Wake makes a follower that would wait an hour
+// poll at once.
+func TestFollowerWake(t *testing.T) {
+	t.Parallel()
+	ms := mustModels(t)
+	s := New(memblob.OpenBucket(nil))
+	updates, f := follow(t, s, FollowOptions{Interval: time.Hour}, nil)
+	waitStatus(t, f, "the first poll", func(st Status) bool { return st.Polls == 1 })
+	_, p1, err := s.Publish(context.Background(), ms[1], Pointer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Wake()
+	if u := nextUpdate(t, updates, ms[1].Version()); u.Pointer != p1 {
+		t.Errorf("woken follower handed over pointer %+v, want %+v", u.Pointer, p1)
+	}
 }
 
 func testFollowerRefusesBadVersion(t *testing.T, b backend) {

@@ -99,8 +99,9 @@ type backendMaker struct {
 }
 
 // backends are the stores every test runs against: memory, a directory,
-// and SeaweedFS's S3 (skipped when there is no weed binary). Every S3
-// backend is a new prefix of one server.
+// and SeaweedFS's S3 (skipped when there is no weed binary, or when
+// ARTCLASS_SKIP_S3 is set, to save its start-up in a quick local run).
+// Every S3 backend is a new prefix of one server.
 func backends(t testing.TB) []backendMaker {
 	mem := backendMaker{"mem", func(t testing.TB) backend {
 		b := memblob.OpenBucket(nil)
