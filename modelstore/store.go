@@ -79,12 +79,13 @@
 // fsync. A file:// store therefore creates objects itself: it writes a
 // temporary file beside the target, fsyncs it, and publishes it with
 // link(2), which fails if the name exists, then fsyncs the directory. That
-// is atomic across processes on one machine and on NFS (link is one of
-// NFS's atomic operations), so replicas can share a ReadWriteMany volume.
+// is atomic across processes on one machine, and link is atomic on NFS too,
+// the usual ReadWriteMany volume (the classic lockfile idiom rests on it;
+// not tested here).
 // Reads and listings go through fileblob. fileblob lists a directory it
 // cannot read as empty, so a file:// store checks that its root directory
 // exists before it lists, and never creates the root itself: a store whose
-// volume is not mounted reads as unreachable, not as empty. A store opened
+// directory is gone reads as unreachable, not as empty. A store opened
 // with New on a fileblob bucket gets fileblob's behaviour, not this one.
 //
 // # Growth
