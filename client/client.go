@@ -6,19 +6,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	grpcretry "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/status"
 
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 )
@@ -49,12 +54,12 @@ type config struct {
 	dialOptions   []grpc.DialOption
 }
 
-// RetryPolicy is how often and how patiently a call that the server answers
-// UNAVAILABLE is tried again. It becomes the retryPolicy of the gRPC service
-// config; gRPC waits a random time between zero and the current backoff
-// before each new attempt.
+// RetryPolicy is how often and how patiently a call without side effects
+// that the server answers UNAVAILABLE is tried again; a failed TLS handshake
+// is not retried. The client waits a random time between zero and the
+// current backoff before each new attempt, as gRPC's own retries do.
 type RetryPolicy struct {
-	// MaxAttempts counts the first attempt; gRPC caps it at 5.
+	// MaxAttempts counts the first attempt.
 	MaxAttempts int
 	// InitialBackoff is the backoff before the first retry; each further
 	// retry multiplies it by Multiplier, up to MaxBackoff.
@@ -225,12 +230,13 @@ func New(target string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 
-	sc, err := serviceConfig(cfg.retry, cfg.waitForReady)
+	sc, err := serviceConfig(cfg.waitForReady)
 	if err != nil {
 		return nil, fmt.Errorf("client: service config: %w", err)
 	}
 	dopts := []grpc.DialOption{
 		grpc.WithDefaultServiceConfig(sc),
+		grpc.WithChainUnaryInterceptor(retrying(*cfg.retry)),
 		// Look for a restarted server soon: gRPC's default backoff between
 		// connection attempts starts at one second and grows to two minutes.
 		grpc.WithConnectParams(grpc.ConnectParams{
@@ -411,36 +417,21 @@ var idempotentMethods = []struct{ service, method string }{
 }
 
 // serviceConfig is the gRPC service config of a Client: round-robin over
-// every resolved address, and p for the idempotent calls.
-func serviceConfig(p *RetryPolicy, waitForReady bool) (string, error) {
+// every resolved address, and waitForReady for the idempotent calls.
+// Retries are not in it: gRPC's retry policy cannot tell a TLS failure,
+// which no retry mends, from a server that is briefly away (retrying).
+func serviceConfig(waitForReady bool) (string, error) {
 	type name struct {
 		Service string `json:"service"`
 		Method  string `json:"method"`
 	}
-	type retryPolicy struct {
-		MaxAttempts          int      `json:"maxAttempts"`
-		InitialBackoff       string   `json:"initialBackoff"`
-		MaxBackoff           string   `json:"maxBackoff"`
-		BackoffMultiplier    float64  `json:"backoffMultiplier"`
-		RetryableStatusCodes []string `json:"retryableStatusCodes"`
-	}
 	type methodConfig struct {
-		Name         []name       `json:"name"`
-		WaitForReady bool         `json:"waitForReady,omitempty"`
-		RetryPolicy  *retryPolicy `json:"retryPolicy,omitempty"`
+		Name         []name `json:"name"`
+		WaitForReady bool   `json:"waitForReady,omitempty"`
 	}
 	mc := methodConfig{WaitForReady: waitForReady}
 	for _, m := range idempotentMethods {
 		mc.Name = append(mc.Name, name{m.service, m.method})
-	}
-	if p.MaxAttempts > 1 {
-		mc.RetryPolicy = &retryPolicy{
-			MaxAttempts:          p.MaxAttempts,
-			InitialBackoff:       seconds(p.InitialBackoff),
-			MaxBackoff:           seconds(p.MaxBackoff),
-			BackoffMultiplier:    p.Multiplier,
-			RetryableStatusCodes: []string{"UNAVAILABLE"},
-		}
 	}
 	sc := map[string]any{
 		"loadBalancingConfig": []any{map[string]any{"round_robin": map[string]any{}}},
@@ -450,7 +441,36 @@ func serviceConfig(p *RetryPolicy, waitForReady bool) (string, error) {
 	return string(b), err
 }
 
-// seconds formats d as a protobuf JSON Duration.
-func seconds(d time.Duration) string {
-	return fmt.Sprintf("%.3fs", d.Seconds())
+// retrying is the interceptor that retries the idempotent calls by p when
+// the server answers UNAVAILABLE, except after a failed TLS handshake (a
+// certificate problem stays one). Each retry waits a random time up to the
+// current backoff, as gRPC's own retries do.
+func retrying(p RetryPolicy) grpc.UnaryClientInterceptor {
+	retry := grpcretry.UnaryClientInterceptor(
+		grpcretry.WithMax(uint(max(p.MaxAttempts, 1))),
+		grpcretry.WithBackoff(func(_ context.Context, attempt uint) time.Duration {
+			d := float64(p.InitialBackoff) * math.Pow(p.Multiplier, float64(attempt)-1)
+			return time.Duration(rand.Int64N(int64(min(d, float64(p.MaxBackoff))) + 1))
+		}),
+		grpcretry.WithRetriable(func(err error) bool {
+			st := status.Convert(err)
+			return st.Code() == codes.Unavailable && !tlsFailure(st.Message())
+		}),
+	)
+	idempotent := map[string]bool{}
+	for _, m := range idempotentMethods {
+		idempotent["/"+m.service+"/"+m.method] = true
+	}
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if !idempotent[method] || p.MaxAttempts <= 1 {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		return retry(ctx, method, req, reply, cc, invoker, opts...)
+	}
+}
+
+// tlsFailure reports whether an UNAVAILABLE message is grpc-go's for a
+// failed TLS handshake.
+func tlsFailure(msg string) bool {
+	return strings.Contains(msg, "authentication handshake failed") || strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:")
 }

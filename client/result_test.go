@@ -1,12 +1,16 @@
 package client_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/artclass/artclass/classifier"
 	"github.com/artclass/artclass/client"
@@ -159,5 +163,35 @@ func TestLoadCertPool(t *testing.T) {
 	}
 	if _, err := client.LoadCertPool(pki.ServerKey); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
 		t.Errorf("a key file: %v, want holds no PEM certificate", err)
+	}
+}
+
+// TestTLSFailureIsNotRetried: with a retry backoff of an hour, a call that
+// fails the TLS handshake returns at once with the certificate error, while
+// one that finds no server waits for its retry until its deadline.
+func TestTLSFailureIsNotRetried(t *testing.T) {
+	t.Parallel()
+	pki := testenv.NewPKI(t)
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{ServerOptions: []grpc.ServerOption{pki.ServerTLS(t, false)}})
+	patient := client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 5, InitialBackoff: time.Hour, MaxBackoff: time.Hour, Multiplier: 1})
+	tests := []struct {
+		name   string
+		target string
+		opts   []client.Option
+		want   error
+		say    string
+	}{
+		{"untrusted certificate", ts.Addr, []client.Option{client.WithTLS(nil), patient}, client.ErrUnavailable, "certificate"},
+		{"no server", "127.0.0.1:1", []client.Option{patient}, context.DeadlineExceeded, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(testenv.Context(t), 2*time.Second)
+			defer cancel()
+			_, err := newClient(t, tt.target, tt.opts...).GetModel(ctx)
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.say) {
+				t.Errorf("GetModel: %v, want %v saying %q", err, tt.want, tt.say)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -13,6 +14,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // PKI is a throw-away certificate authority and a server and a client
@@ -80,4 +84,22 @@ func NewPKI(t testing.TB) *PKI {
 	p.ServerCert, p.ServerKey = leaf("server", 2, x509.ExtKeyUsageServerAuth)
 	p.ClientCert, p.ClientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth)
 	return p
+}
+
+// ServerTLS returns the server option of TLS with the server certificate;
+// with requireClientCert, clients must present a certificate the CA signed
+// (mutual TLS).
+func (p *PKI) ServerTLS(t testing.TB, requireClientCert bool) grpc.ServerOption {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if requireClientCert {
+		cfg.ClientCAs = x509.NewCertPool()
+		cfg.ClientCAs.AppendCertsFromPEM(p.CAPEM)
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return grpc.Creds(credentials.NewTLS(cfg))
 }
