@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"image/color"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"text/template"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette/brewer"
@@ -25,73 +27,39 @@ const (
 	reliabilityFile = "reliability.png"
 )
 
+// reportTemplate is report.md: the metrics tables, the plots, and how to
+// read them.
+//
+//go:embed report.md.tmpl
+var reportTemplate string
+
 // writeReport writes report.md and its plots into dir.
 func writeReport(dir string, ev *evaluation) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	r := ev.All
-	if err := savePlot(confusionPlot(r.Confusion), 5.5*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, confusionFile)); err != nil {
+	if err := savePlot(confusionPlot(ev.All.Confusion), 5.5*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, confusionFile)); err != nil {
 		return err
 	}
-	if err := savePlot(reliabilityPlot(r.Reliability, r.ECE), 5*vg.Inch, 5*vg.Inch, filepath.Join(dir, reliabilityFile)); err != nil {
+	if err := savePlot(reliabilityPlot(ev.All.Reliability, ev.All.ECE), 5*vg.Inch, 5*vg.Inch, filepath.Join(dir, reliabilityFile)); err != nil {
 		return err
+	}
+	tmpl, err := template.New(reportFile).Funcs(template.FuncMap{
+		"f3":   func(x float64) string { return fmt.Sprintf("%.3f", x) },
+		"f4":   func(x float64) string { return fmt.Sprintf("%.4f", x) },
+		"join": strings.Join,
+	}).Parse(reportTemplate)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Evaluation of model %s\n\n", ev.ModelVersion)
-	fmt.Fprintf(&b, "Model: %s. Samples: %d from %s.\n\n", ev.Model, r.N, strings.Join(ev.Data, ", "))
-	markdownTables(&b, r)
-	fmt.Fprintf(&b, "## Short and long articles\n\nLong articles have %d words or more of title and text.\n\n", ev.MinWords)
-	for _, part := range []struct {
-		name string
-		r    classifier.Report
-	}{{"Short", ev.Short}, {"Long", ev.Long}} {
-		fmt.Fprintf(&b, "### %s articles: %d\n\n", part.name, part.r.N)
-		if part.r.N > 0 {
-			markdownTables(&b, part.r)
-		}
+	if err := tmpl.Execute(&b, ev); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
-	fmt.Fprintf(&b, `## Confusion matrix
-
-![confusion matrix](%s)
-
-Rows are the labels the articles carry, columns the labels the model
-assigned; "none" is an article with no label. A cell is the share of the
-row's articles (and their count): on the diagonal the label was assigned
-(its recall), off it the article got the column's label although it does not
-carry it, and under "none" it got no label at all. An article with two labels
-counts in both rows.
-
-Why this form: with several labels per article there is no single predicted
-class to put in a column, so the usual matrix does not exist. Per label
-TP/FP/FN/TN tables give the precision and recall above again but not which
-topic a miss turned into; this matrix says that, and its diagonal is the
-recall.
-
-`, confusionFile)
-	fmt.Fprintf(&b, `## Reliability diagram
-
-![reliability diagram](%s)
-
-Every (article, label) pair in %d equal-width confidence bins: the mean
-confidence of a bin against the share of its pairs that carry the label,
-with the number of pairs beside each point. A calibrated model stays on the
-diagonal; ECE %.4f is the pairs-weighted mean distance from it.
-`, reliabilityFile, len(r.Reliability), r.ECE)
 	if err := os.WriteFile(filepath.Join(dir, reportFile), b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
-}
-
-// markdownTables writes r's per-label and overall tables.
-func markdownTables(b *bytes.Buffer, r classifier.Report) {
-	fmt.Fprintf(b, "| label | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|\n")
-	for _, l := range r.PerLabel {
-		fmt.Fprintf(b, "| %s | %.3f | %.3f | %.3f | %d |\n", l.Label, l.Precision, l.Recall, l.F1, l.Support)
-	}
-	fmt.Fprintf(b, "\n| micro-F1 | macro-F1 | exact match | hamming loss | ECE |\n|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(b, "| %.4f | %.4f | %.4f | %.4f | %.4f |\n\n", r.MicroF1, r.MacroF1, r.ExactMatch, r.HammingLoss, r.ECE)
 }
 
 func savePlot(p *plot.Plot, w, h vg.Length, path string) error {
