@@ -30,7 +30,7 @@ func BenchmarkClassify(b *testing.B) {
 	e := start(b, server.Config{Model: mustDefaultModel(b), Logger: discardLogger()},
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	req := benchArticle(b)
-	b.SetBytes(int64(len(req.GetText())))
+	b.SetBytes(int64(len(req.GetArticle().GetText())))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -47,6 +47,6 @@ func BenchmarkModelClassify(b *testing.B) {
 	req := benchArticle(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Classify(req.GetTitle(), req.GetText())
+		m.Classify(req.GetArticle().GetTitle(), req.GetArticle().GetText())
 	}
 }

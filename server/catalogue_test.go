@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
@@ -59,16 +60,8 @@ func wireString(b []byte, num protowire.Number, s string) []byte {
 
 // itemStatus turns the error of one article of a batch or a stream into the
 // status a Classify call would have got, so the catalogue checks both alike.
-func itemStatus(e *artclassv1.ItemError) error {
-	st := status.New(codes.Code(e.GetCode()), e.GetMessage())
-	var br errdetails.BadRequest
-	for _, fv := range e.GetFieldViolations() {
-		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: fv.GetField(), Description: fv.GetDescription()})
-	}
-	if d, err := st.WithDetails(&br); err == nil {
-		st = d
-	}
-	return st.Err()
+func itemStatus(e *spb.Status) error {
+	return status.FromProto(e).Err()
 }
 
 // catalogue is what a catalogue case calls: a server with the default
@@ -208,9 +201,9 @@ func streamCall(bodies ...[]byte) func(*testing.T, *catalogue) (*artclassv1.Clas
 				return nil, err
 			}
 			// An id that cannot be echoed comes back empty, with its error.
-			badID := slices.ContainsFunc(resp.GetResult().GetError().GetFieldViolations(), func(fv *artclassv1.FieldViolation) bool { return fv.GetField() == "id" })
-			if want := fmt.Sprint(i); resp.GetId() != want && !(badID && resp.GetId() == "") {
-				t.Errorf("response %d has id %q, want %q", i, resp.GetId(), want)
+			_, badID := fieldViolations(status.FromProto(resp.GetResult().GetError()))["article.id"]
+			if want := fmt.Sprint(i); resp.GetResult().GetId() != want && !(badID && resp.GetResult().GetId() == "") {
+				t.Errorf("response %d has id %q, want %q", i, resp.GetResult().GetId(), want)
 			}
 			last = resp
 		}
@@ -230,7 +223,13 @@ func streamCall(bodies ...[]byte) func(*testing.T, *catalogue) (*artclassv1.Clas
 // streamReq encodes a ClassifyStreamRequest with id and text, whatever
 // their bytes.
 func streamReq(id, text string) []byte {
-	return wireString(wireString(nil, 1, id), 3, text)
+	return inArticle(wireString(wireString(nil, 3, id), 2, text))
+}
+
+// inArticle wraps an encoded Article as field 1 (article) of a
+// ClassifyRequest or a ClassifyStreamRequest.
+func inArticle(article []byte) []byte {
+	return wireString(nil, 1, string(article))
 }
 
 // trainCall streams samples to Train with the admin token and fast
@@ -389,27 +388,27 @@ func TestBadInputCatalogue(t *testing.T) {
 		},
 	})
 
-	const limit = server.DefaultMaxTextBytes
+	const limit = classifier.DefaultMaxTextBytes
 	const emptyText = "is empty or only white space; it must hold the article's body"
 	oneLetterWords := strings.Repeat("a ", 100_000)
 	tests := []catalogueCase{
 		// The text of one article.
 		{name: "empty text", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "A title only"}}),
-			code: codes.InvalidArgument, msg: "invalid request: text: " + emptyText, field: "text", fieldDesc: emptyText},
+			code: codes.InvalidArgument, msg: "invalid request: article.text: " + emptyText, field: "article.text", fieldDesc: emptyText},
 		{name: "ASCII white space only", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: " \t\r\n\v\f "}}),
-			code: codes.InvalidArgument, msg: "invalid request: text: " + emptyText, field: "text", fieldDesc: emptyText},
+			code: codes.InvalidArgument, msg: "invalid request: article.text: " + emptyText, field: "article.text", fieldDesc: emptyText},
 		{name: "Unicode white space only", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "\u00a0\u2003\u3000\u2028\u0085"}}),
-			code: codes.InvalidArgument, msg: "invalid request: text: " + emptyText, field: "text", fieldDesc: emptyText},
+			code: codes.InvalidArgument, msg: "invalid request: article.text: " + emptyText, field: "article.text", fieldDesc: emptyText},
 		{name: "punctuation only", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "!!! ... ??? -- ;;; (*) «»"}}),
 			code: codes.OK, sane: saneResult()},
 		{name: "digits only", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "2024 1999 42 3.14 1,000,000"}}),
 			code: codes.OK, sane: saneResult()},
 		{name: "text 1 byte over the limit", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: strings.Repeat("a", limit+1)}}),
-			code: codes.InvalidArgument, msg: "invalid request: text: is 1048577 bytes; the limit is 1048576 bytes",
-			field: "text", fieldDesc: "is 1048577 bytes; the limit is 1048576 bytes"},
+			code: codes.InvalidArgument, msg: "invalid request: article.text: is 1048577 bytes; the limit is 1048576 bytes",
+			field: "article.text", fieldDesc: "is 1048577 bytes; the limit is 1048576 bytes"},
 		{name: "title 1 byte over the limit", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: strings.Repeat("t", limit+1), Text: electionText}}),
-			code: codes.InvalidArgument, msg: "invalid request: title: is 1048577 bytes; the limit is 1048576 bytes",
-			field: "title", fieldDesc: "is 1048577 bytes; the limit is 1048576 bytes"},
+			code: codes.InvalidArgument, msg: "invalid request: article.title: is 1048577 bytes; the limit is 1048576 bytes",
+			field: "article.title", fieldDesc: "is 1048577 bytes; the limit is 1048576 bytes"},
 		{name: "a 1 MiB single token, at the limit", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: strings.Repeat("x", limit)}}),
 			code: codes.OK, sane: saneResult()},
 		{name: "100,000 one-letter words", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: oneLetterWords}}),
@@ -424,12 +423,12 @@ func TestBadInputCatalogue(t *testing.T) {
 			// NUL is not white space, so the text is not blank; it holds no
 			// word either, so the verdict is no topic.
 			code: codes.OK, sane: saneResult()},
-		{name: "invalid UTF-8 text, raw on the wire", call: rawClassify(wireString(nil, 2, "caf\xe9 \xff\xfe au lait")),
-			code: codes.InvalidArgument, msg: "invalid request: text: is not valid UTF-8", field: "text", fieldDesc: "is not valid UTF-8"},
-		{name: "invalid UTF-8 title, raw on the wire", call: rawClassify(wireString(wireString(nil, 1, "\xc3\x28"), 2, electionText)),
-			code: codes.InvalidArgument, msg: "invalid request: title: is not valid UTF-8", field: "title", fieldDesc: "is not valid UTF-8"},
+		{name: "invalid UTF-8 text, raw on the wire", call: rawClassify(inArticle(wireString(nil, 2, "caf\xe9 \xff\xfe au lait"))),
+			code: codes.InvalidArgument, msg: "invalid request: article.text: is not valid UTF-8", field: "article.text", fieldDesc: "is not valid UTF-8"},
+		{name: "invalid UTF-8 title, raw on the wire", call: rawClassify(inArticle(wireString(wireString(nil, 1, "\xc3\x28"), 2, electionText))),
+			code: codes.InvalidArgument, msg: "invalid request: article.title: is not valid UTF-8", field: "article.title", fieldDesc: "is not valid UTF-8"},
 		{name: "a UTF-16 surrogate encoded in UTF-8", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "vote \xed\xa0\x80 count"}}),
-			code: codes.InvalidArgument, msg: "invalid request: text: is not valid UTF-8", field: "text", fieldDesc: "is not valid UTF-8"},
+			code: codes.InvalidArgument, msg: "invalid request: article.text: is not valid UTF-8", field: "article.text", fieldDesc: "is not valid UTF-8"},
 		{name: "right-to-left text", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "\u202eالانتخابات", Text: "صوّت الناخبون في الانتخابات البرلمانية يوم الأحد. הבוחרים הצביעו בבחירות."}}),
 			code: codes.OK, sane: saneResult()},
 		{name: "CJK text", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "选举", Text: "选民周日前往投票站参加议会选举。有権者は日曜日に投票した。유권자들이 투표했다."}}),
@@ -453,46 +452,46 @@ func TestBadInputCatalogue(t *testing.T) {
 		{name: "batch of 1,000, at the limit", call: batchCall(999, articles(1000)...),
 			code: codes.OK, sane: saneResult("elections")},
 		{name: "batch with one empty article", call: batchCall(1, &artclassv1.Article{Text: electionText}, &artclassv1.Article{Text: " "}, &artclassv1.Article{Text: electionText}),
-			code: codes.InvalidArgument, msg: "invalid request: articles[1].text: " + emptyText, field: "articles[1].text", fieldDesc: emptyText},
+			code: codes.InvalidArgument, msg: "invalid request: text: " + emptyText, field: "text", fieldDesc: emptyText},
 
 		// The result filters.
 		{name: "negative top_k", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{TopK: -1}}),
-			code: codes.InvalidArgument, msg: "invalid request: top_k: is -1; it must be 0 (every topic) or more",
-			field: "top_k", fieldDesc: "is -1; it must be 0 (every topic) or more"},
+			code: codes.InvalidArgument, msg: "invalid request: filter.top_k: is -1; it must be 0 (every topic) or more",
+			field: "filter.top_k", fieldDesc: "is -1; it must be 0 (every topic) or more"},
 		{name: "most negative top_k, in a batch", call: func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
 			_, err := c.client.ClassifyBatch(ctxT(t), &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK: math.MinInt32}, Articles: articles(1)})
 			return nil, err
-		}, code: codes.InvalidArgument, msg: "invalid request: top_k: is -2147483648; it must be 0 (every topic) or more",
-			field: "top_k", fieldDesc: "is -2147483648; it must be 0 (every topic) or more"},
+		}, code: codes.InvalidArgument, msg: "invalid request: filter.top_k: is -2147483648; it must be 0 (every topic) or more",
+			field: "filter.top_k", fieldDesc: "is -2147483648; it must be 0 (every topic) or more"},
 		{name: "top_k far above the topics", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{TopK: math.MaxInt32}}),
 			code: codes.OK, sane: saneResult("elections")},
 		{name: "min_confidence NaN", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: math.NaN()}}),
-			code: codes.InvalidArgument, msg: "invalid request: min_confidence: is NaN; it must be in [0, 1]",
-			field: "min_confidence", fieldDesc: "is NaN; it must be in [0, 1]"},
+			code: codes.InvalidArgument, msg: "invalid request: filter.min_confidence: is NaN; it must be in [0, 1]",
+			field: "filter.min_confidence", fieldDesc: "is NaN; it must be in [0, 1]"},
 		{name: "min_confidence -1", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: -1}}),
-			code: codes.InvalidArgument, msg: "invalid request: min_confidence: is -1; it must be in [0, 1]",
-			field: "min_confidence", fieldDesc: "is -1; it must be in [0, 1]"},
+			code: codes.InvalidArgument, msg: "invalid request: filter.min_confidence: is -1; it must be in [0, 1]",
+			field: "filter.min_confidence", fieldDesc: "is -1; it must be in [0, 1]"},
 		{name: "min_confidence 2", call: classifyCall(&artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: 2}}),
-			code: codes.InvalidArgument, msg: "invalid request: min_confidence: is 2; it must be in [0, 1]",
-			field: "min_confidence", fieldDesc: "is 2; it must be in [0, 1]"},
+			code: codes.InvalidArgument, msg: "invalid request: filter.min_confidence: is 2; it must be in [0, 1]",
+			field: "filter.min_confidence", fieldDesc: "is 2; it must be in [0, 1]"},
 		{name: "min_confidence +Inf, in a stream", call: func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-			b := protowire.AppendTag(streamReq("0", electionText), 5, protowire.Fixed64Type)
-			return streamCall(protowire.AppendFixed64(b, math.Float64bits(math.Inf(1))))(t, c)
-		}, code: codes.InvalidArgument, msg: "invalid request: min_confidence: is +Inf; it must be in [0, 1]",
-			field: "min_confidence", fieldDesc: "is +Inf; it must be in [0, 1]"},
+			f := protowire.AppendFixed64(protowire.AppendTag(nil, 2, protowire.Fixed64Type), math.Float64bits(math.Inf(1)))
+			return streamCall(wireString(streamReq("0", electionText), 2, string(f)))(t, c)
+		}, code: codes.InvalidArgument, msg: "invalid request: filter.min_confidence: is +Inf; it must be in [0, 1]",
+			field: "filter.min_confidence", fieldDesc: "is +Inf; it must be in [0, 1]"},
 
 		// The wire encoding.
 		{name: "unknown fields", call: func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-			b := wireString(nil, 2, electionText)
+			b := inArticle(wireString(nil, 2, electionText))
 			b = protowire.AppendVarint(protowire.AppendTag(b, 99, protowire.VarintType), 7)
 			b = wireString(b, 1000, "from a newer client")
 			return rawClassify(b)(t, c)
 		}, code: codes.OK, sane: saneResult("elections")},
-		{name: "a known field with the wrong wire type", call: rawClassify(
-			protowire.AppendVarint(protowire.AppendTag(nil, 2, protowire.VarintType), 12345)),
+		{name: "a known field with the wrong wire type", call: rawClassify(inArticle(
+			protowire.AppendVarint(protowire.AppendTag(nil, 2, protowire.VarintType), 12345))),
 			// Protobuf keeps a field of the wrong wire type as an unknown
 			// field, so the text is missing.
-			code: codes.InvalidArgument, msg: "invalid request: text: " + emptyText, field: "text", fieldDesc: emptyText},
+			code: codes.InvalidArgument, msg: "invalid request: article.text: " + emptyText, field: "article.text", fieldDesc: emptyText},
 		{name: "bytes that are not protobuf", call: rawClassify([]byte{0x12, 0xff, 0xff, 0xff, 0xff, 0x0f, 'x'}),
 			// gRPC answers a request it cannot decode itself, with
 			// INTERNAL, before any handler or interceptor runs.
@@ -500,9 +499,9 @@ func TestBadInputCatalogue(t *testing.T) {
 		{name: "invalid UTF-8 in a stream id", call: streamCall(streamReq("0", electionText), streamReq("\xff", electionText)),
 			// The stream goes on; the id cannot be echoed, so it comes back
 			// empty beside the error.
-			code: codes.InvalidArgument, msg: "invalid request: id: is not valid UTF-8 of at most 256 bytes", field: "id", fieldDesc: "is not valid UTF-8 of at most 256 bytes"},
+			code: codes.InvalidArgument, msg: "invalid request: article.id: is not valid UTF-8 of at most 256 bytes", field: "article.id", fieldDesc: "is not valid UTF-8 of at most 256 bytes"},
 		{name: "a bad article in a stream, which goes on", call: streamCall(streamReq("0", " "), streamReq("1", "\xff")),
-			code: codes.InvalidArgument, msg: "invalid request: text: is not valid UTF-8", field: "text", fieldDesc: "is not valid UTF-8"},
+			code: codes.InvalidArgument, msg: "invalid request: article.text: is not valid UTF-8", field: "article.text", fieldDesc: "is not valid UTF-8"},
 
 		// Train.
 		{name: "Train with no samples", call: trainCall(nil),

@@ -62,7 +62,7 @@ func TestClassify(t *testing.T) {
 			if want < 0 {
 				want = len(mustDefaultModel(t).Metadata().Labels)
 			}
-			if got := len(resp.GetTopics()); got != want && !(tt.req.MinConfidence == 1 && got <= 1) {
+			if got := len(resp.GetTopics()); got != want && !(tt.req.GetFilter().GetMinConfidence() == 1 && got <= 1) {
 				t.Errorf("got %d topics, want %d", got, want)
 			}
 			if !slices.IsSortedFunc(resp.GetTopics(), func(a, b *artclassv1.Topic) int {
@@ -71,8 +71,8 @@ func TestClassify(t *testing.T) {
 				t.Errorf("topics are not sorted by confidence: %v", resp.GetTopics())
 			}
 			for _, tp := range resp.GetTopics() {
-				if tp.GetConfidence() < tt.req.GetMinConfidence() {
-					t.Errorf("topic %s has confidence %v below min_confidence %v", tp.GetLabel(), tp.GetConfidence(), tt.req.GetMinConfidence())
+				if tp.GetConfidence() < tt.req.GetFilter().GetMinConfidence() {
+					t.Errorf("topic %s has confidence %v below min_confidence %v", tp.GetLabel(), tp.GetConfidence(), tt.req.GetFilter().GetMinConfidence())
 				}
 				if tp.GetAssigned() != slices.Contains(resp.GetLabels(), tp.GetLabel()) {
 					t.Errorf("topic %s assigned=%v but labels=%v", tp.GetLabel(), tp.GetAssigned(), resp.GetLabels())
@@ -82,7 +82,7 @@ func TestClassify(t *testing.T) {
 				}
 			}
 			// The assigned labels are the model's decision whatever the filters.
-			want0 := mustDefaultModel(t).Classify(tt.req.GetTitle(), tt.req.GetText()).Labels()
+			want0 := mustDefaultModel(t).Classify(tt.req.GetArticle().GetTitle(), tt.req.GetArticle().GetText()).Labels()
 			if !slices.Equal(resp.GetLabels(), want0) {
 				t.Errorf("labels = %v, want %v", resp.GetLabels(), want0)
 			}
@@ -115,7 +115,7 @@ func cmpFloat(a, b float64) int {
 func TestClassifyInvalidArgument(t *testing.T) {
 	t.Parallel()
 	const limit = 1000
-	e := start(t, server.Config{Model: mustDefaultModel(t), MaxTextBytes: limit})
+	e := start(t, server.Config{Model: mustDefaultModel(t), Limits: classifier.Limits{MaxTextBytes: limit}})
 	long := strings.Repeat("a", limit+1)
 	tests := []struct {
 		name      string
@@ -123,16 +123,16 @@ func TestClassifyInvalidArgument(t *testing.T) {
 		field     string
 		wantInMsg string
 	}{
-		{"empty text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "A title"}}, "text", "empty"},
-		{"blank text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: " \n\t "}}, "text", "white space"},
-		{"invalid UTF-8 text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "caf\xe9 au lait"}}, "text", "UTF-8"},
-		{"invalid UTF-8 title", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "\xff", Text: electionText}}, "title", "UTF-8"},
-		{"oversized text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: long}}, "text", "the limit is 1000 bytes"},
-		{"oversized title", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: long, Text: electionText}}, "title", "the limit is 1000 bytes"},
-		{"negative top_k", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{TopK: -1}}, "top_k", "0 (every topic) or more"},
-		{"min_confidence NaN", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: math.NaN()}}, "min_confidence", "[0, 1]"},
-		{"min_confidence below 0", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: -0.1}}, "min_confidence", "[0, 1]"},
-		{"min_confidence above 1", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: 1.5}}, "min_confidence", "[0, 1]"},
+		{"empty text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "A title"}}, "article.text", "empty"},
+		{"blank text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: " \n\t "}}, "article.text", "white space"},
+		{"invalid UTF-8 text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "caf\xe9 au lait"}}, "article.text", "UTF-8"},
+		{"invalid UTF-8 title", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "\xff", Text: electionText}}, "article.title", "UTF-8"},
+		{"oversized text", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: long}}, "article.text", "the limit is 1000 bytes"},
+		{"oversized title", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: long, Text: electionText}}, "article.title", "the limit is 1000 bytes"},
+		{"negative top_k", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{TopK: -1}}, "filter.top_k", "0 (every topic) or more"},
+		{"min_confidence NaN", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: math.NaN()}}, "filter.min_confidence", "[0, 1]"},
+		{"min_confidence below 0", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: -0.1}}, "filter.min_confidence", "[0, 1]"},
+		{"min_confidence above 1", &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: 1.5}}, "filter.min_confidence", "[0, 1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,7 +154,7 @@ func TestClassifyInvalidArgument(t *testing.T) {
 func TestClassifyBatch(t *testing.T) {
 	t.Parallel()
 	e := start(t, server.Config{Model: mustDefaultModel(t), MaxBatch: 3})
-	resp, err := e.client.ClassifyBatch(ctxT(t), &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK:     2}, Articles: []*artclassv1.Article{{Text: electionText}, {Title: "nothing"}, {Text: "caf\xe9"}}})
+	resp, err := e.client.ClassifyBatch(ctxT(t), &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK: 2}, Articles: []*artclassv1.Article{{Text: electionText}, {Title: "nothing"}, {Text: "caf\xe9"}}})
 	if err != nil {
 		t.Fatalf("ClassifyBatch: %v", err)
 	}
@@ -167,13 +167,16 @@ func TestClassifyBatch(t *testing.T) {
 	if c := resp.GetResults()[0].GetClassification(); c == nil || len(c.GetTopics()) != 2 || !slices.Contains(c.GetLabels(), "elections") {
 		t.Errorf("results[0] = %v, want a classification with 2 topics and elections assigned", resp.GetResults()[0])
 	}
-	for i, field := range map[int]string{1: "articles[1].text", 2: "articles[2].text"} {
+	// An article's field paths are relative to the article, as a single
+	// Classify of it would name them without the "article." prefix.
+	for _, i := range []int{1, 2} {
 		e := resp.GetResults()[i].GetError()
 		if e == nil {
 			t.Fatalf("results[%d] = %v, want an error", i, resp.GetResults()[i])
 		}
-		if codes.Code(e.GetCode()) != codes.InvalidArgument || len(e.GetFieldViolations()) != 1 || e.GetFieldViolations()[0].GetField() != field {
-			t.Errorf("results[%d].error = %v, want INVALID_ARGUMENT on %s", i, e, field)
+		st := status.FromProto(e)
+		if fv := fieldViolations(st); st.Code() != codes.InvalidArgument || len(fv) != 1 || fv["text"] == "" {
+			t.Errorf("results[%d].error = %v, want INVALID_ARGUMENT on text", i, e)
 		}
 	}
 
@@ -185,8 +188,8 @@ func TestClassifyBatch(t *testing.T) {
 	}{
 		{"empty batch", &artclassv1.ClassifyBatchRequest{}, "articles", "at least 1"},
 		{"batch over the limit", &artclassv1.ClassifyBatchRequest{Articles: make([]*artclassv1.Article, 4)}, "articles", "the limit is 3"},
-		{"negative top_k", &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK: -2}, Articles: []*artclassv1.Article{{Text: "x"}}}, "top_k", "or more"},
-		{"min_confidence above 1", &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{MinConfidence: 2}, Articles: []*artclassv1.Article{{Text: "x"}}}, "min_confidence", "[0, 1]"},
+		{"negative top_k", &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK: -2}, Articles: []*artclassv1.Article{{Text: "x"}}}, "filter.top_k", "or more"},
+		{"min_confidence above 1", &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{MinConfidence: 2}, Articles: []*artclassv1.Article{{Text: "x"}}}, "filter.min_confidence", "[0, 1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,10 +211,10 @@ func TestClassifyStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqs := []*artclassv1.ClassifyStreamRequest{
-		{Id: "a", Text: electionText},
-		{Id: "b", Text: "   "},
-		{Id: "c", Text: electionText, TopK: -1},
-		{Id: "d", Title: "Election", Text: electionText, MinConfidence: 0.5},
+		{Article: &artclassv1.Article{Id: "a", Text: electionText}},
+		{Article: &artclassv1.Article{Id: "b", Text: "   "}},
+		{Article: &artclassv1.Article{Id: "c", Text: electionText}, Filter: &artclassv1.Filter{TopK: -1}},
+		{Article: &artclassv1.Article{Id: "d", Title: "Election", Text: electionText}, Filter: &artclassv1.Filter{MinConfidence: 0.5}},
 	}
 	// Send and read in lockstep, as a pipeline would; the server answers each
 	// article before it reads the next.
@@ -223,21 +226,22 @@ func TestClassifyStream(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Recv: %v", err)
 		}
-		if resp.GetId() != req.GetId() {
-			t.Fatalf("response id %q, want %q", resp.GetId(), req.GetId())
-		}
 		r := resp.GetResult()
-		switch req.GetId() {
+		id := req.GetArticle().GetId()
+		if r.GetId() != id {
+			t.Fatalf("response id %q, want %q", r.GetId(), id)
+		}
+		switch id {
 		case "a", "d":
 			if r.GetClassification() == nil || !slices.Contains(r.GetClassification().GetLabels(), "elections") {
-				t.Errorf("%s: result %v, want elections", req.GetId(), r)
+				t.Errorf("%s: result %v, want elections", id, r)
 			}
 		case "b":
-			if codes.Code(r.GetError().GetCode()) != codes.InvalidArgument || r.GetError().GetFieldViolations()[0].GetField() != "text" {
+			if st := status.FromProto(r.GetError()); st.Code() != codes.InvalidArgument || fieldViolations(st)["article.text"] == "" {
 				t.Errorf("b: result %v, want INVALID_ARGUMENT on text", r)
 			}
 		case "c":
-			if codes.Code(r.GetError().GetCode()) != codes.InvalidArgument || r.GetError().GetFieldViolations()[0].GetField() != "top_k" {
+			if st := status.FromProto(r.GetError()); st.Code() != codes.InvalidArgument || fieldViolations(st)["filter.top_k"] == "" {
 				t.Errorf("c: result %v, want INVALID_ARGUMENT on top_k", r)
 			}
 		}
@@ -257,8 +261,8 @@ func TestClassifyStream(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Recv %d: %v", i, err)
 		}
-		if want := string(rune('A' + i)); resp.GetId() != want {
-			t.Fatalf("response %d has id %q, want %q", i, resp.GetId(), want)
+		if want := string(rune('A' + i)); resp.GetResult().GetId() != want {
+			t.Fatalf("response %d has id %q, want %q", i, resp.GetResult().GetId(), want)
 		}
 	}
 	if _, err := stream.Recv(); err != io.EOF {
@@ -670,7 +674,7 @@ func TestInternalErrors(t *testing.T) {
 	logs := e.logs.String()
 	for _, want := range []string{"the scorer fell over", "disk on fire at /secret/path"} {
 		if !strings.Contains(logs, want) {
-			t.Errorf("the log does not hold %q", want)
+			t.Errorf("the log does not hold %q:\n%s", want, logs)
 		}
 	}
 	if got := rpcLogLevels(t, logs)["Internal"]; got != "ERROR" {

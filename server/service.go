@@ -67,9 +67,7 @@ func (s *Server) classify(a *activeModel, art classifier.Article, f classifier.F
 func (c *classifierService) ClassifyBatch(ctx context.Context, req *artclassv1.ClassifyBatchRequest) (*artclassv1.ClassifyBatchResponse, error) {
 	f := filter(req.GetFilter())
 	var v classifier.InvalidError
-	if n := len(req.GetArticles()); n == 0 || n > c.s.cfg.MaxBatch {
-		v.Merge("", batchLimit(n, c.s.cfg.MaxBatch))
-	}
+	checkBatchSize(&v, len(req.GetArticles()), c.s.cfg.MaxBatch)
 	v.Merge("filter.", f.Validate())
 	if err := v.Err(); err != nil {
 		return nil, invalid(err).Err()
@@ -298,7 +296,9 @@ func trainOptions(o *artclassv1.TrainOptions) (classifier.TrainOptions, error) {
 		ov.Algorithm = &alg
 	}
 	ov.MinDF, ov.MaxFeatures, ov.Folds = nonZero(o.GetMinDf()), nonZero(o.GetMaxFeatures()), nonZero(o.GetFolds())
-	ov.Bigrams, ov.L2, ov.Seed = o.Bigrams, o.L2, o.Seed
+	if o != nil {
+		ov.Bigrams, ov.L2, ov.Seed = o.Bigrams, o.L2, o.Seed
+	}
 	t, err := classifier.DefaultTrainOptions().Apply(ov)
 	if err != nil {
 		return t, invalidField("options", "%v", err)
@@ -310,7 +310,7 @@ func trainOptions(o *artclassv1.TrainOptions) (classifier.TrainOptions, error) {
 func sampleError(i int, err error) error {
 	var v classifier.InvalidError
 	v.Add(fmt.Sprintf("samples[%d]", i), "%v", err)
-	return invalid(&v).Err()
+	return invalidWithMessage(fmt.Sprintf("sample %d: %v", i, err), &v).Err()
 }
 
 // trainFailure maps an error of classifier.Train to its result for the

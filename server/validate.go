@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -13,13 +14,24 @@ import (
 
 // invalid returns err as an InvalidArgument status. A
 // *classifier.InvalidError becomes a google.rpc.BadRequest with one
-// FieldViolation per bad field; any other error is the message alone.
+// FieldViolation per bad field, and a message listing them; any other error
+// is the message alone.
 func invalid(err error) *status.Status {
 	var ie *classifier.InvalidError
 	if !errors.As(err, &ie) {
 		return status.New(codes.InvalidArgument, err.Error())
 	}
-	st := status.New(codes.InvalidArgument, ie.Error())
+	parts := make([]string, len(ie.Violations))
+	for i, v := range ie.Violations {
+		parts[i] = v.Field + ": " + v.Description
+	}
+	return invalidWithMessage("invalid request: "+strings.Join(parts, "; "), ie)
+}
+
+// invalidWithMessage returns InvalidArgument with message msg and the
+// violations of ie as a google.rpc.BadRequest.
+func invalidWithMessage(msg string, ie *classifier.InvalidError) *status.Status {
+	st := status.New(codes.InvalidArgument, msg)
 	br := &errdetails.BadRequest{FieldViolations: make([]*errdetails.BadRequest_FieldViolation, len(ie.Violations))}
 	for i, v := range ie.Violations {
 		br.FieldViolations[i] = &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description}
@@ -64,10 +76,13 @@ func itemError(st *status.Status) *artclassv1.ArticleResult_Error {
 	return &artclassv1.ArticleResult_Error{Error: st.Proto()}
 }
 
-// batchLimit names the batch limit in a violation.
-func batchLimit(n, limit int) error {
-	if n == 0 {
-		return invalidField("articles", "is empty; send at least 1 article")
+// checkBatchSize records a batch of n articles that is empty or over
+// limit.
+func checkBatchSize(v *classifier.InvalidError, n, limit int) {
+	switch {
+	case n == 0:
+		v.Add("articles", "is empty; send at least 1 article")
+	case n > limit:
+		v.Add("articles", "holds %d articles; the limit is %d", n, limit)
 	}
-	return invalidField("articles", "holds %d articles; the limit is %d", n, limit)
 }
