@@ -269,17 +269,8 @@ func New(target string, opts ...Option) (*Client, error) {
 	}
 
 	if cfg.token != "" {
-		if cfg.tls == nil {
-			if !cfg.insecureToken {
-				return nil, errors.New("client: a bearer token needs TLS; use WithTLS or WithCAFile, or WithInsecureToken for a plaintext server on this machine")
-			}
-			if cfg.dialer == nil {
-				for _, h := range hosts {
-					if !isLoopback(h) {
-						return nil, fmt.Errorf("client: the bearer token would travel in plaintext to %s, which is not a loopback address; use TLS", h)
-					}
-				}
-			}
+		if err := cfg.checkToken(hosts); err != nil {
+			return nil, fmt.Errorf("client: %w", err)
 		}
 		dopts = append(dopts, grpc.WithPerRPCCredentials(bearer{token: cfg.token, requireTLS: cfg.tls != nil}))
 	}
@@ -306,6 +297,25 @@ func (c *Client) unaryContext(ctx context.Context) (context.Context, context.Can
 		return context.WithTimeout(ctx, c.timeout)
 	}
 	return ctx, func() {}
+}
+
+// checkToken refuses to send the bearer token in plaintext anywhere but to
+// this machine, and there only when WithInsecureToken asked for it.
+func (c *config) checkToken(hosts []string) error {
+	if c.tls != nil {
+		return nil
+	}
+	if !c.insecureToken {
+		return errors.New("a bearer token needs TLS; use WithTLS or WithCAFile, or WithInsecureToken for a plaintext server on this machine")
+	}
+	if c.dialer == nil {
+		for _, h := range hosts {
+			if !isLoopback(h) {
+				return fmt.Errorf("the bearer token would travel in plaintext to %s, which is not a loopback address; use TLS", h)
+			}
+		}
+	}
+	return nil
 }
 
 // ErrInvalidTarget is wrapped by New's error for a target it cannot dial:

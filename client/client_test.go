@@ -2,8 +2,6 @@ package client_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,7 +14,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/artclass/artclass/classifier"
@@ -477,20 +474,12 @@ func TestNewOptions(t *testing.T) {
 func TestMutualTLSAndToken(t *testing.T) {
 	t.Parallel()
 	pki := testenv.NewPKI(t)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pki.CAPEM)
-	serverCert, err := tls.LoadX509KeyPair(pki.ServerCert, pki.ServerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := credentials.NewTLS(&tls.Config{
-		Certificates: []tls.Certificate{serverCert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
-	})
+	creds := pki.ServerTLS(t, true)
 	train := func(context.Context, []classifier.Sample, classifier.TrainOptions) (server.Model, error) {
 		return testenv.DefaultModel(t), nil
 	}
 	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: train,
-		ServerOptions: []grpc.ServerOption{grpc.Creds(creds)}})
+		ServerOptions: []grpc.ServerOption{creds}})
 
 	noRetry := client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 1})
 	without := newClient(t, ts.Addr, client.WithCAFile(pki.CAFile), noRetry)

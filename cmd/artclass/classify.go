@@ -26,32 +26,20 @@ func newClassifyCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Classify articles through the server or in-process",
 		Long: `Classify scores each article of its inputs against every topic of the model.
 
-Inputs: a .jsonl file holds one {"id", "title", "text"} object a line (other
-keys are ignored; the source of line N is FILE#N); a .csv file has a header
-row naming a text column and optionally title and id columns, then one
-article a row; any other file (.txt, .md, no extension) is one text article,
-its first line the title; a directory is searched recursively for files
-matching --include; - (the default) is standard input, read as JSONL when its
-first character is '{' and as one text article otherwise.
+Inputs: a .jsonl file holds one {"id", "title", "text"} object a line; a .csv
+file a header row naming text and optionally title and id columns, then one
+article a row; any other file is one text article, its first line the title;
+a directory is searched for --include files; - (the default) is standard
+input, JSONL when it starts with '{'.
 
-The server at --addr (default localhost:50051) classifies unless --local (the
-model embedded in this binary) or --model FILE asks for in-process work; both
-give the same results. The server judges text size by its own limit;
-in-process, --max-text-bytes is the limit. Articles go in batches, -j at a
-time, and results come out in input order. A large JSONL file is streamed, so
-memory stays bounded.
-
-Output (-o): table for people; json (one array), jsonl (one object a line) or
-csv for programs. Each result has the source, the article's id when it has
-one, the assigned labels, the topics with their confidence (highest first,
-trimmed by --top-k and --min-confidence, which never change the labels), the
-model version, and with --explain the terms behind each assigned label. A
-label is assigned when its confidence reaches the label's threshold, which
-can be below 0.5 (artclass model lists them).
-
-An input that cannot be read or classified is reported on standard error and
-the rest go on; the exit status is then 1. A progress bar shows on standard
-error when it is a terminal and the inputs are large.`,
+The server at --addr judges each article by its own size limit; --local (the
+embedded model) or --model FILE classifies in-process, within
+--max-text-bytes. Results come out in input order, with the article's id, the
+assigned labels, and the topics trimmed by --top-k and --min-confidence,
+which never change the labels. A label is assigned from its own threshold up,
+which can be below 0.5 (artclass model lists them). An input that cannot be
+read or classified is reported on standard error and the rest go on.
+docs/cli.md has the details.`,
 		Example: `  artclass classify examples/articles/
   artclass classify --addr artclass.internal:50051 --tls -o jsonl news/
   artclass classify --local --top-k 2 --explain examples/articles/ceasefire.txt

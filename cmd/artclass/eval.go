@@ -23,18 +23,12 @@ func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "eval --data FILE.jsonl [--addr ADDR | --model MODEL] [--report DIR]",
 		Short: "Score a model against labelled samples",
 		Long: fmt.Sprintf(`Eval classifies every sample and prints per-label precision, recall, F1 and
-support, micro- and macro-F1, exact-match accuracy, hamming loss and the
-expected calibration error (10 equal-width bins over all article-label pairs),
-over all samples and again over the short and the long ones apart (long: %d
-words or more of title and text).
-
-It scores the embedded model unless --model names a model file or --addr (or
-ARTCLASS_ADDR) a server.
-
--o json prints {"model_version", "model", "data", "min_words", "all", "short",
-"long"}, each report with its confusion matrix. --report DIR writes
-DIR/report.md with the metrics tables, a confusion matrix (DIR/confusion.png)
-and a reliability diagram (DIR/reliability.png).`, classifier.LongArticleWords),
+support, micro- and macro-F1, exact match, hamming loss and the expected
+calibration error, over all samples and over the short and the long ones
+apart (long: %d words or more). It scores the embedded model unless --model
+or --addr (or ARTCLASS_ADDR) says otherwise. -o json adds the model version,
+the data files and each confusion matrix; --report DIR writes report.md with
+a confusion matrix and a reliability diagram.`, classifier.LongArticleWords),
 		Example: `  artclass eval --data examples/samples.jsonl
   artclass eval --data dev.jsonl --model my.model -o json
   artclass eval --data dev.jsonl --addr localhost:50051 --report eval-report/`,

@@ -12,38 +12,14 @@
 //	artclass completion bash|zsh|fish|powershell
 //	artclass --version
 //
-// classify, model and health talk to the server at --addr (default
-// localhost:50051) unless --local (the model embedded in the binary) or
-// --model (a model file) asks for in-process work. eval scores the embedded
-// model unless --addr or --model says otherwise; train trains in-process
-// when --out is given and on the server otherwise.
-//
-// Every flag can also be set by an environment variable: ARTCLASS_ and the
-// flag's name in capitals with - as _ (ARTCLASS_ADDR, ARTCLASS_TOKEN_FILE,
-// ARTCLASS_MAX_TEXT_BYTES); --help lists each. A flag on the command line
-// wins over its variable, and every command reads the same variable the
-// same way: ARTCLASS_ADDR makes eval ask the server too.
-//
-// Inputs of classify: a .jsonl file holds one {"id", "title", "text"}
-// object a line (other keys are ignored); a .csv file has a header row
-// naming a text column and optionally title and id columns, then one
-// article a row; any other file is a text article, its first line the
-// title; a directory is searched recursively for files matching --include
-// (default *.txt, *.jsonl and *.csv); - is standard input, read as JSONL
-// when its first character is '{' and as one text article otherwise.
-// Samples for train and eval are JSONL with a "labels" list; an empty list
-// marks an article about none of the topics, and a line without "labels"
-// is an error.
-//
-// Connection flags: --addr, --tls, --ca-file, --cert and --key (mutual
-// TLS), --server-name, --timeout. A comma-separated --addr list or a
-// dns:/// name spreads calls round-robin; calls without side effects are
-// retried while no server answers, but not after a TLS failure.
+// Every flag has an environment variable, ARTCLASS_ and the flag's name in
+// capitals with - as _ (ARTCLASS_ADDR); the command line wins. Inputs,
+// outputs, connection errors and every flag are described in docs/cli.md
+// and by artclass COMMAND --help.
 //
 // Exit status: 0 on success, 1 when the work or any input failed (each
 // failed input is reported on standard error and the rest go on), 2 for a
-// usage error, a malformed --addr included. Errors are one line on standard
-// error; a request the server rejects names every bad field.
+// usage error, a malformed --addr included.
 package main
 
 import (
@@ -186,9 +162,8 @@ func isCobraUsage(err error) bool {
 	return strings.Contains(err.Error(), "unknown command") || strings.Contains(err.Error(), "accepts ")
 }
 
-// version describes the build: the main module's version (a tag when
-// installed with go install, "devel" in a checkout), the VCS revision when
-// the build recorded it, and the Go version.
+// version is the main module's version ("devel" in a checkout) and the Go
+// version of the build.
 func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -197,20 +172,6 @@ func version() string {
 	v := info.Main.Version
 	if v == "" || v == "(devel)" {
 		v = "devel"
-	}
-	var rev, modified string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = "+dirty"
-			}
-		}
-	}
-	if rev != "" {
-		v += " (" + rev[:min(len(rev), 12)] + modified + ")"
 	}
 	return v + " " + info.GoVersion
 }

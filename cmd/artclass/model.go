@@ -21,19 +21,12 @@ func newModelCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "model [--addr ADDR | --local | --model MODEL] [-o table|json]",
 		Short: "Describe the server's model, or a model file",
-		Long: `Model prints the version, creation time, labels and each label's decision
-threshold, training sample counts, options and cross-validated metrics of the
-server's active model (at --addr, default localhost:50051), of a model file
-(--model), or of the model embedded in the binary (--local).
-
-A label is assigned when its confidence reaches its threshold. Thresholds
-maximise each label's cross-validated F1, so a rare label's can be below 0.5:
-an article can then carry a label whose confidence is under 0.5, and that is
-the call that made the fewest mistakes in cross-validation.
-
--o json prints the model's metadata with a "thresholds" object. A model file
-describes itself in full; a server's answer carries what the API does (no
-per-algorithm candidates, no reliability bins).`,
+		Long: `Model prints the version, labels, each label's decision threshold, sample
+counts, options and cross-validated metrics of the server's model, a model
+file (--model) or the embedded model (--local). A label is assigned from its
+threshold up; thresholds maximise each label's cross-validated F1, so a rare
+label's can be below 0.5. -o json prints the metadata and "thresholds"; a
+server's answer has what the API carries, a file describes itself in full.`,
 		Example: `  artclass model
   artclass model --addr artclass.internal:50051 -o json
   artclass model --model my.model`,

@@ -36,25 +36,16 @@ func newTrainCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train --data FILE.jsonl... (--out MODEL [--baseline MODEL] | [--addr ADDR] --token-file FILE) [--force]",
 		Short: "Train a model from labelled samples, in-process or on the server",
-		Long: `Train reads labelled samples, cross-validates each algorithm, ships the one with
-the best macro-F1, calibrates its confidences on out-of-fold scores, and prints
-the cross-validated report.
+		Long: `Train reads labelled JSONL samples ({"title", "text", "labels": [...]} a line;
+"labels": [] for an article about none of the topics; a line without "labels"
+is an error, a label fewer than 5 samples carry a warning), cross-validates
+each algorithm, ships the best, and prints the cross-validated report.
 
-Samples are JSONL, one {"title", "text", "labels": [...]} a line; "labels": []
-marks an article about none of the topics, and a line without "labels" is an
-error. A label fewer than 5 samples carry gets a warning naming its lines: it
-is more likely a typo than a topic.
-
-With --out it trains in-process and writes the model file atomically, after
-the same quality gate the server applies: a model whose cross-validated
-macro-F1 is more than 0.02 below the baseline's (the embedded model, or
---baseline FILE) is refused unless --force.
-
-Without --out it streams the samples to the server at --addr (default
-localhost:50051), which trains, writes and swaps in the new model; it needs
-the server's admin token (--token-file), and the server applies its gate
-against its active model. A token travels in plaintext only to a server on
-this machine; use --tls or --ca-file otherwise.`,
+With --out it trains in-process and writes the model file, unless its
+cross-validated macro-F1 is more than 0.02 below the baseline's (the embedded
+model, or --baseline FILE). Without --out it streams the samples to the server
+at --addr with its admin token (--token-file); the server gates against its
+active model. --force keeps a worse model either way.`,
 		Example: `  artclass train --data examples/samples.jsonl --out my.model --force
   artclass train --data samples.jsonl --out my.model --baseline current.model --algorithm logreg --l2 1e-4
   artclass train --addr localhost:50051 --token-file ~/.config/artclass/token --data train.jsonl
