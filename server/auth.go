@@ -17,11 +17,11 @@ import (
 func (s *Server) authenticateAdmin(ctx context.Context) (context.Context, error) {
 	if s.cfg.AdminToken == "" {
 		return nil, status.Error(codes.PermissionDenied,
-			"Train is disabled because the server has no admin token; start artclassd with --admin-token-file FILE (or ARTCLASS_ADMIN_TOKEN_FILE=FILE) to enable it")
+			"Train, ListModels and ActivateModel are disabled because the server has no admin token; start artclassd with --admin-token-file FILE (or ARTCLASS_ADMIN_TOKEN_FILE=FILE) to enable them")
 	}
 	token, err := auth.AuthFromMD(ctx, "bearer")
 	if err != nil {
-		return nil, status.Error(codes.Unauthenticated, "Train needs the admin token as `authorization: Bearer TOKEN` metadata")
+		return nil, status.Error(codes.Unauthenticated, "this call needs the admin token as `authorization: Bearer TOKEN` metadata")
 	}
 	got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(s.cfg.AdminToken))
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {

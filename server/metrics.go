@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/modelstore"
 )
 
 // metrics are the server's Prometheus series: go-grpc-middleware's request
@@ -41,7 +42,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}, []string{"version"}),
 		trains: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "artclass_train_total",
-			Help: "Train calls by result: ok, invalid, rejected (quality gate), failed or canceled.",
+			Help: "Train calls by result: ok, invalid, rejected (quality gate), conflict (lost a promotion race), failed or canceled.",
 		}, []string{"result"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "artclass_reload_total",
@@ -58,6 +59,39 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// followStore registers the store follower's series, read from its
+// status at each scrape.
+func (m *metrics) followStore(reg *prometheus.Registry, f *modelstore.Follower) error {
+	counter := func(name, help string, labels prometheus.Labels, v func(modelstore.Status) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(v(f.Status())) })
+	}
+	swaps := "Models the store follower handed over (ok) or refused (refused: failed to verify or load)."
+	for _, c := range []prometheus.Collector{
+		counter("artclass_store_polls_total", "Polls of the model store's active pointer.", nil,
+			func(s modelstore.Status) uint64 { return s.Polls }),
+		counter("artclass_store_poll_errors_total", "Polls of the model store that failed to read it.", nil,
+			func(s modelstore.Status) uint64 { return s.PollErrors }),
+		counter("artclass_store_swaps_total", swaps, prometheus.Labels{"result": "ok"},
+			func(s modelstore.Status) uint64 { return s.Swaps }),
+		counter("artclass_store_swaps_total", swaps, prometheus.Labels{"result": "refused"},
+			func(s modelstore.Status) uint64 { return s.Refused }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "artclass_store_seconds_since_agreed",
+			Help: "Seconds since this replica last found itself serving the store's active version (0 before the first poll).",
+		}, func() float64 { return lagSeconds(f.Status()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "artclass_store_active_generation",
+			Help: "The generation of the store's active pointer at the last successful poll.",
+		}, func() float64 { return float64(f.Status().Active.Generation) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("server: register store metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // setModel points the model info gauge at version.

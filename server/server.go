@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/modelstore"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 )
 
@@ -37,15 +38,7 @@ type Model interface {
 	Metadata() classifier.Metadata
 	Thresholds() map[string]float64
 	Version() string
-	// WriteFile writes the model to path atomically: readers of path see the
-	// old file or the new one, never a part.
-	WriteFile(path string) error
 }
-
-// ActiveModelFile is the name under Config.ModelDir of the model Train
-// writes and a restarted server loads: the directory holds one active model,
-// replaced atomically.
-const ActiveModelFile = "active.model"
 
 // Defaults for the zero fields of Config.
 const (
@@ -66,11 +59,15 @@ type Config struct {
 	// Unavailable, and reports NOT_SERVING, until SetModel or Reload gives it
 	// one.
 	Model Model
-	// ModelDir is the directory Train writes its model into, as
-	// ActiveModelFile. Train is refused with FailedPrecondition without it.
-	ModelDir string
-	// AdminToken is the bearer token Train needs. Empty disables Train: it
-	// answers PermissionDenied.
+	// Store is the model store Train publishes to and ActivateModel and
+	// ListModels work on; with a *modelstore.Store, Follow keeps the served
+	// model on its active version. Without a store those three calls answer
+	// FailedPrecondition.
+	Store Store
+	// Follow configures how Follow polls Store.
+	Follow modelstore.FollowOptions
+	// AdminToken is the bearer token Train, ListModels and ActivateModel
+	// need. Empty disables them: they answer PermissionDenied.
 	AdminToken string
 	// Limits are the rules every article must meet; a zero MaxTextBytes is
 	// classifier.DefaultMaxTextBytes.
@@ -83,7 +80,7 @@ type Config struct {
 	MaxTrainSamples int
 	MaxTrainBytes   int64
 	// Train trains a model; classifier.Train when nil.
-	Train func(ctx context.Context, samples []classifier.Sample, opts classifier.TrainOptions) (Model, error)
+	Train func(ctx context.Context, samples []classifier.Sample, opts classifier.TrainOptions) (*classifier.Model, error)
 	// Load reads a model file; classifier.LoadFile when nil.
 	Load func(path string) (Model, error)
 	// Logger receives request logs and errors; slog.Default() when nil.
@@ -108,6 +105,7 @@ type Server struct {
 
 	active   atomic.Pointer[activeModel]
 	training atomic.Bool
+	follower *modelstore.Follower // nil without a store
 }
 
 // activeModel is a served model with what each call needs of its metadata,
@@ -141,13 +139,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: limits must not be negative")
 	}
 	if cfg.Train == nil {
-		cfg.Train = func(ctx context.Context, samples []classifier.Sample, opts classifier.TrainOptions) (Model, error) {
-			m, err := classifier.Train(ctx, samples, opts)
-			if err != nil {
-				return nil, err
-			}
-			return m, nil
-		}
+		cfg.Train = classifier.Train
 	}
 	if cfg.Load == nil {
 		cfg.Load = func(path string) (Model, error) {
@@ -177,12 +169,26 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	if st, ok := cfg.Store.(*modelstore.Store); ok {
+		if s.follower, err = modelstore.NewFollower(st, s.swapFromStore, cfg.Follow); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		if err := m.followStore(cfg.Registry, s.follower); err != nil {
+			return nil, err
+		}
+	}
 
 	recoverOpt := recovery.WithRecoveryHandlerContext(s.recovered)
-	// Train alone needs the admin token; health, reflection and the
-	// classifying RPCs stay open.
-	trainOnly := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
-		return c.FullMethod() == artclassv1.ClassifierService_Train_FullMethodName
+	// The calls that change or list models need the admin token; health,
+	// reflection and the classifying RPCs stay open.
+	adminOnly := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		switch c.FullMethod() {
+		case artclassv1.ClassifierService_Train_FullMethodName,
+			artclassv1.ClassifierService_ListModels_FullMethodName,
+			artclassv1.ClassifierService_ActivateModel_FullMethodName:
+			return true
+		}
+		return false
 	})
 	opts := []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -199,12 +205,13 @@ func New(cfg Config) (*Server, error) {
 			s.logUnary,
 			s.metrics.grpc.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(recoverOpt),
+			selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(s.authenticateAdmin), adminOnly),
 		),
 		grpc.ChainStreamInterceptor(
 			s.logStream,
 			s.metrics.grpc.StreamServerInterceptor(),
 			recovery.StreamServerInterceptor(recoverOpt),
-			selector.StreamServerInterceptor(auth.StreamServerInterceptor(s.authenticateAdmin), trainOnly),
+			selector.StreamServerInterceptor(auth.StreamServerInterceptor(s.authenticateAdmin), adminOnly),
 		),
 	}
 	s.grpc = grpc.NewServer(append(opts, cfg.ServerOptions...)...)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -16,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/modelstore"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 )
 
@@ -156,7 +155,11 @@ func (c *classifierService) GetModel(ctx context.Context, _ *artclassv1.GetModel
 		return nil, err
 	}
 	noteCall(ctx, a.version, 0)
-	return &artclassv1.GetModelResponse{Model: toModel(a.model.Metadata(), a.model.Thresholds())}, nil
+	resp := &artclassv1.GetModelResponse{Model: toModel(a.model.Metadata(), a.model.Thresholds())}
+	if s := c.s.follower; s != nil {
+		resp.StoreActiveVersion = s.Status().Active.Version
+	}
+	return resp, nil
 }
 
 // Train is guarded by the admin token in the interceptor chain (see New);
@@ -164,10 +167,9 @@ func (c *classifierService) GetModel(ctx context.Context, _ *artclassv1.GetModel
 func (c *classifierService) Train(stream artclassv1.ClassifierService_TrainServer) error {
 	s := c.s
 	ctx := stream.Context()
-	if s.cfg.ModelDir == "" {
+	if s.cfg.Store == nil {
 		s.metrics.trains.WithLabelValues("invalid").Inc()
-		return status.Error(codes.FailedPrecondition,
-			"Train is disabled because the server has no model directory to write models into; start artclassd with --model-dir DIR to enable it")
+		return errNoStore("Train")
 	}
 	// Aborted rather than FailedPrecondition: the refusal is a concurrency
 	// conflict that goes away by itself, so retrying later is right, while
@@ -235,47 +237,26 @@ func (c *classifierService) train(ctx context.Context, stream artclassv1.Classif
 	}
 	noteCall(ctx, "", int(size))
 
+	// The pointer is read before training, so that a promotion made while
+	// this model trains (another replica's Train, a rollback) makes this
+	// one's promotion fail rather than silently replace it.
+	expected, err := s.cfg.Store.Active(ctx)
+	if err != nil && !errors.Is(err, modelstore.ErrNoActive) {
+		return nil, "failed", s.storeError(ctx, "read the active version", err)
+	}
 	start := time.Now()
 	m, err := s.cfg.Train(ctx, samples, topts)
 	if err != nil {
 		result, err := s.trainFailure(ctx, err)
 		return nil, result, err
 	}
-	md := m.Metadata()
-	prev := s.active.Load()
-	resp := &artclassv1.TrainResponse{Model: toModel(md, m.Thresholds())}
-	if prev != nil {
-		resp.PreviousVersion, resp.PreviousMacroF1 = prev.version, prev.macroF1
-		if md.CV.MacroF1 < prev.macroF1-MaxMacroF1Drop && !opts.GetForce() {
-			return nil, "rejected", qualityError(md.CV.MacroF1, prev)
-		}
-	}
-	// The model is written beside the active file, read back through the
-	// same checks a restart applies, and only then renamed over the active
-	// file and served: what is served is always what a restart would load.
-	path := filepath.Join(s.cfg.ModelDir, ActiveModelFile)
-	staged := path + ".staged.tmp"
-	if err := m.WriteFile(staged); err != nil {
-		os.Remove(staged)
-		return nil, "failed", s.internal(ctx, "write trained model", err)
-	}
-	loaded, err := s.cfg.Load(staged)
-	if err == nil && loaded.Version() != m.Version() {
-		err = fmt.Errorf("model read back as version %s, written as %s", loaded.Version(), m.Version())
-	}
-	if err == nil {
-		err = os.Rename(staged, path)
-	}
+	resp, result, err := s.publish(ctx, m, expected, opts.GetForce())
 	if err != nil {
-		os.Remove(staged)
-		return nil, "failed", s.internal(ctx, "verify trained model", err)
+		return nil, result, err
 	}
-	m = loaded
-	s.SetModel(m)
-	noteCall(ctx, m.Version(), 0)
 	s.log.InfoContext(ctx, "trained model active", "model_version", m.Version(), "samples", len(samples),
-		"cv_macro_f1", md.CV.MacroF1, "previous_version", resp.PreviousVersion, "previous_macro_f1", resp.PreviousMacroF1,
-		"path", path, "took", time.Since(start))
+		"cv_macro_f1", m.Metadata().CV.MacroF1, "previous_version", resp.PreviousVersion,
+		"previous_macro_f1", resp.PreviousMacroF1, "took", time.Since(start).String())
 	return resp, "ok", nil
 }
 
@@ -332,9 +313,9 @@ func (s *Server) trainFailure(ctx context.Context, err error) (result string, _ 
 
 // qualityError refuses a model that is worse than the active one by more
 // than MaxMacroF1Drop.
-func qualityError(newF1 float64, prev *activeModel) error {
+func qualityError(newF1 float64, prev modelstore.Manifest) error {
 	msg := fmt.Sprintf("the new model's cross-validated macro-F1 %.4f is more than %.2f below the active model's %.4f (version %s); set options.force to make it active anyway",
-		newF1, MaxMacroF1Drop, prev.macroF1, prev.version)
+		newF1, MaxMacroF1Drop, prev.CV.MacroF1, prev.Version)
 	st := status.New(codes.FailedPrecondition, msg)
 	if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
 		Type:        "MODEL_QUALITY",
@@ -345,8 +326,8 @@ func qualityError(newF1 float64, prev *activeModel) error {
 		Domain: "artclass.v1",
 		Metadata: map[string]string{
 			"new_macro_f1":    fmt.Sprintf("%.4f", newF1),
-			"active_macro_f1": fmt.Sprintf("%.4f", prev.macroF1),
-			"active_version":  prev.version,
+			"active_macro_f1": fmt.Sprintf("%.4f", prev.CV.MacroF1),
+			"active_version":  prev.Version,
 		},
 	}); err == nil {
 		st = d
