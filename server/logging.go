@@ -65,7 +65,9 @@ func (s *Server) logCall(ctx context.Context, method string, start time.Time, ci
 	s.log.LogAttrs(ctx, level, "rpc",
 		slog.String("method", method),
 		slog.String("code", code.String()),
-		slog.Duration("duration", time.Since(start)),
+		// A string with its unit ("1.2ms"): the JSON handler would write bare
+		// nanoseconds.
+		slog.String("duration", time.Since(start).String()),
 		slog.String("model_version", ci.modelVersion),
 		slog.Int64("text_bytes", ci.textBytes),
 	)

@@ -87,6 +87,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the server's metrics; a new registry when nil.
 	Registry *prometheus.Registry
+	// MaxConnectionAge closes a client's connection (gracefully, after a
+	// GOAWAY) once it is this old, so that clients balancing over a DNS
+	// name re-resolve and spread over replicas that started since; 0 keeps
+	// connections open indefinitely.
+	MaxConnectionAge time.Duration
 	// ServerOptions are added to the gRPC server's own (keepalive policy and
 	// interceptors): transport credentials and message size limits, usually.
 	ServerOptions []grpc.ServerOption
@@ -106,6 +111,7 @@ type Server struct {
 	active   atomic.Pointer[activeModel]
 	training atomic.Bool
 	follower *modelstore.Follower // nil without a store
+	draining atomic.Bool          // set by BeginShutdown: health stays NOT_SERVING
 }
 
 // activeModel is a served model with what each call needs of its metadata,
@@ -196,8 +202,10 @@ func New(cfg Config) (*Server, error) {
 			PermitWithoutStream: true,
 		}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
-			Time:    2 * time.Minute,
-			Timeout: 20 * time.Second,
+			Time:                  2 * time.Minute,
+			Timeout:               20 * time.Second,
+			MaxConnectionAge:      cfg.MaxConnectionAge,
+			MaxConnectionAgeGrace: maxConnectionAgeGrace(cfg.MaxConnectionAge),
 		}),
 		// The logger is outermost so it sees the code the client gets, and
 		// recovery innermost so a panic is counted and logged as Internal.
@@ -237,6 +245,29 @@ func (s *Server) Serve(lis net.Listener) error {
 	}
 	return nil
 }
+
+// maxConnectionAgeGrace is how long a connection past its age may finish
+// its calls: long enough for any Classify and most Train calls.
+func maxConnectionAgeGrace(age time.Duration) time.Duration {
+	if age == 0 {
+		return 0
+	}
+	return 5 * time.Minute
+}
+
+// BeginShutdown reports NOT_SERVING on every health service while the
+// server keeps answering calls: load balancers and clients that watch
+// health stop sending new calls before Shutdown drains and stops.
+func (s *Server) BeginShutdown() {
+	s.draining.Store(true)
+	for _, name := range healthServices {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
+	}
+}
+
+// PollStore makes Follow poll the store now rather than at its next tick;
+// artclassd calls it on SIGHUP. Without a store it does nothing.
+func (s *Server) PollStore() { s.wake() }
 
 // Shutdown reports NOT_SERVING, stops accepting calls and waits for the
 // calls in flight to finish. When ctx ends first it cancels the remaining
@@ -281,8 +312,10 @@ func (s *Server) SetModel(m Model) {
 	a := &activeModel{model: m, version: m.Version(), macroF1: md.CV.MacroF1}
 	s.active.Store(a)
 	s.metrics.setModel(a.version)
-	for _, name := range healthServices {
-		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	if !s.draining.Load() {
+		for _, name := range healthServices {
+			s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+		}
 	}
 	s.log.Info("model active", "model_version", a.version, "labels", len(md.Labels), "cv_macro_f1", md.CV.MacroF1)
 }
