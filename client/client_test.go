@@ -165,25 +165,17 @@ func TestGetModelAndHealth(t *testing.T) {
 	}
 }
 
-// lowModel is the embedded model claiming a poor cross-validated macro-F1.
-type lowModel struct{ *classifier.Model }
-
-func (m lowModel) Metadata() classifier.Metadata {
-	md := m.Model.Metadata()
-	md.CV.MacroF1 = 0.1
-	return md
-}
-
 func TestErrorsFromTheServer(t *testing.T) {
 	t.Parallel()
 	trainStarted, releaseTrain := make(chan struct{}, 1), make(chan struct{})
-	slowTrain := func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (server.Model, error) {
+	slowTrain := func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (*classifier.Model, error) {
 		trainStarted <- struct{}{}
 		<-releaseTrain
 		return testenv.DefaultModel(t), nil
 	}
-	lowTrain := func(context.Context, []classifier.Sample, classifier.TrainOptions) (server.Model, error) {
-		return lowModel{testenv.DefaultModel(t)}, nil
+	weak := testenv.WeakModel(t)
+	lowTrain := func(context.Context, []classifier.Sample, classifier.TrainOptions) (*classifier.Model, error) {
+		return weak, nil
 	}
 	open := testenv.StartServer(t, "127.0.0.1:0", server.Config{})
 	empty, err := server.New(server.Config{Logger: slog.New(slog.DiscardHandler)})
@@ -196,9 +188,11 @@ func TestErrorsFromTheServer(t *testing.T) {
 	}
 	go empty.Serve(lis)
 	t.Cleanup(func() { empty.Shutdown(context.Background()) })
-	admin := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: slowTrain})
+	adminStore, _ := testenv.NewStore(t, nil)
+	admin := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret", Store: adminStore, Train: slowTrain})
 	noDir := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret"})
-	lowQ := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: lowTrain})
+	goodStore, _ := testenv.NewStore(t, testenv.DefaultModel(t))
+	lowQ := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret", Store: goodStore, Train: lowTrain})
 
 	noRetry := client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 1})
 	samples := func(yield func(classifier.Sample) error) error {
@@ -247,7 +241,7 @@ func TestErrorsFromTheServer(t *testing.T) {
 		{"train without token", train(admin.Addr), []error{client.ErrUnauthenticated}, nil},
 		{"train with a wrong token", train(admin.Addr, client.WithToken("nope"), client.WithInsecureToken()), []error{client.ErrUnauthenticated}, nil},
 		{"train disabled", train(open.Addr, token...), []error{client.ErrPermissionDenied}, nil},
-		{"train without a model dir", train(noDir.Addr, token...), []error{client.ErrFailedPrecondition}, nil},
+		{"train without a model store", train(noDir.Addr, token...), []error{client.ErrFailedPrecondition}, nil},
 		{"train while training", train(admin.Addr, token...), []error{client.ErrAborted, client.ErrTrainingInProgress}, nil},
 		{"quality regression", train(lowQ.Addr, token...), []error{client.ErrFailedPrecondition, client.ErrQualityRegression}, nil},
 		{"bad sample", func(ctx context.Context) error {
@@ -475,10 +469,11 @@ func TestMutualTLSAndToken(t *testing.T) {
 	t.Parallel()
 	pki := testenv.NewPKI(t)
 	creds := pki.ServerTLS(t, true)
-	train := func(context.Context, []classifier.Sample, classifier.TrainOptions) (server.Model, error) {
+	train := func(context.Context, []classifier.Sample, classifier.TrainOptions) (*classifier.Model, error) {
 		return testenv.DefaultModel(t), nil
 	}
-	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret", ModelDir: t.TempDir(), Train: train,
+	weakStore, _ := testenv.NewStore(t, testenv.WeakModel(t))
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: "secret", Store: weakStore, Train: train,
 		ServerOptions: []grpc.ServerOption{creds}})
 
 	noRetry := client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 1})

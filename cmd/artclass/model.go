@@ -117,6 +117,7 @@ shuts down). The exit status is 0 only for SERVING.`,
 func newModelsCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		conn   connFlags
+		store  string
 		format string
 	)
 	cmd := &cobra.Command{
@@ -126,8 +127,10 @@ func newModelsCmd(stdout, stderr io.Writer) *cobra.Command {
 (--token-file). "models list" prints every stored version, newest first, and
 marks the active one; "models activate VERSION" makes a stored version active
 (a rollback or a roll forward), and every replica following the store serves
-it within its poll interval. The quality gate does not apply: a person chose.`,
+it within its poll interval. The quality gate does not apply: a person chose.
+--store URL works on a model store directly instead of through a server.`,
 		Example: `  artclass models list --token-file token
+  artclass models list --store file:///var/lib/artclass/models
   artclass models activate 53ebad015b4bec54 --addr artclass.internal:50051 --ca-file ca.pem --token-file token`,
 	}
 	open := func(cmd *cobra.Command) (*client.Client, error) {
@@ -136,8 +139,6 @@ it within its poll interval. The quality gate does not apply: a person chose.`,
 		}
 		return conn.dial(stderr)
 	}
-	// TODO(lead): --store URL lists and activates in a modelstore directly
-	// (go doc ./modelstore) once that package is committed.
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the stored model versions",
@@ -146,14 +147,9 @@ it within its poll interval. The quality gate does not apply: a person chose.`,
 			if format != "table" && format != "json" {
 				return usagef("models list: -o must be table or json, not %q", format)
 			}
-			c, err := open(cmd)
+			l, err := listModels(cmd, store, open, &conn)
 			if err != nil {
 				return err
-			}
-			defer c.Close()
-			l, err := c.ListModels(cmd.Context())
-			if err != nil {
-				return conn.serverError(err)
 			}
 			if format == "json" {
 				enc := json.NewEncoder(stdout)
@@ -178,20 +174,50 @@ it within its poll interval. The quality gate does not apply: a person chose.`,
 		Short: "Make a stored model version the active one",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := open(cmd)
+			a, err := activateModel(cmd, store, args[0], open, &conn)
 			if err != nil {
 				return err
-			}
-			defer c.Close()
-			a, err := c.ActivateModel(cmd.Context(), args[0])
-			if err != nil {
-				return conn.serverError(err)
 			}
 			fmt.Fprintf(stdout, "model %s is active (it replaced %s)\n", a.Model.Version, a.PreviousVersion)
 			return nil
 		},
 	}
 	conn.register(cmd.PersistentFlags(), true)
+	cmd.PersistentFlags().StringVar(&store, "store", "", "work on the model store at `URL` (file:///dir, s3://bucket?…) instead of a server's")
 	cmd.AddCommand(list, activate)
 	return cmd
+}
+
+// listModels lists the versions of --store, or of the server's store.
+func listModels(cmd *cobra.Command, store string, open func(*cobra.Command) (*client.Client, error), conn *connFlags) (client.ModelList, error) {
+	if store != "" {
+		if onCommandLine(cmd.Flags(), "addr") {
+			return client.ModelList{}, usagef("models: --store works on the store directly; --addr asks a server: give one")
+		}
+		return listStore(cmd.Context(), store)
+	}
+	c, err := open(cmd)
+	if err != nil {
+		return client.ModelList{}, err
+	}
+	defer c.Close()
+	l, err := c.ListModels(cmd.Context())
+	return l, conn.serverError(err)
+}
+
+// activateModel makes version active in --store, or in the server's store.
+func activateModel(cmd *cobra.Command, store, version string, open func(*cobra.Command) (*client.Client, error), conn *connFlags) (client.Activation, error) {
+	if store != "" {
+		if onCommandLine(cmd.Flags(), "addr") {
+			return client.Activation{}, usagef("models: --store works on the store directly; --addr asks a server: give one")
+		}
+		return activateInStore(cmd.Context(), store, version)
+	}
+	c, err := open(cmd)
+	if err != nil {
+		return client.Activation{}, err
+	}
+	defer c.Close()
+	a, err := c.ActivateModel(cmd.Context(), version)
+	return a, conn.serverError(err)
 }

@@ -314,7 +314,8 @@ func TestTrainOnServer(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: token, ModelDir: t.TempDir()})
+	st, _ := testenv.NewStore(t, testenv.DefaultModel(t))
+	ts := testenv.StartServer(t, "127.0.0.1:0", server.Config{AdminToken: token, Store: st})
 	data := writeSamples(t, t.TempDir())
 	args := []string{"train", "--addr", ts.Addr, "--token-file", tokenFile, "--data", data, "--min-df", "1", "--folds", "3"}
 
@@ -334,6 +335,16 @@ func TestTrainOnServer(t *testing.T) {
 	out, _, err = runCLI(t, "", "model", "--addr", ts.Addr, "-o", "json")
 	if err != nil || !strings.Contains(out, `"war"`) || !strings.Contains(out, `"l2": 0.001`) || !strings.Contains(out, `"seed": 7`) {
 		t.Errorf("model after training with --l2 0.001 --seed 7: %v\n%s", err, out)
+	}
+
+	out, _, err = runCLI(t, "", "models", "list", "--addr", ts.Addr, "--token-file", tokenFile)
+	if err != nil || strings.Count(out, "\n") != 3 || !strings.Contains(out, "* ") {
+		t.Errorf("models list: %v\n%s", err, out)
+	}
+	def := testenv.DefaultModel(t).Version()
+	out, _, err = runCLI(t, "", "models", "activate", def, "--addr", ts.Addr, "--token-file", tokenFile)
+	if err != nil || !strings.Contains(out, "model "+def+" is active") {
+		t.Errorf("models activate: %v\n%s", err, out)
 	}
 
 	wrong := filepath.Join(t.TempDir(), "wrong")
@@ -409,5 +420,38 @@ func TestHelpVersionCompletion(t *testing.T) {
 	out, _, err = runCLI(t, "", "completion", "bash")
 	if err != nil || !strings.Contains(out, "bash completion") {
 		t.Errorf("completion bash: %v\n%.200s", err, out)
+	}
+}
+
+// TestTrainIntoStore trains in-process into a model store, lists it and
+// rolls back, with no server.
+func TestTrainIntoStore(t *testing.T) {
+	_, url := testenv.NewStore(t, testenv.DefaultModel(t))
+	def := testenv.DefaultModel(t).Version()
+	data := writeSamples(t, t.TempDir())
+	args := []string{"train", "--data", data, "--min-df", "1", "--folds", "3", "--store", url}
+
+	_, _, err := runCLI(t, "", args...)
+	if err == nil || !strings.Contains(err.Error(), "the store's active version") || strings.Count(err.Error(), "force") != 1 {
+		t.Fatalf("a worse model than the store's: %v", err)
+	}
+	out, _, err := runCLI(t, "", append(args, "--no-activate")...)
+	if err != nil || !strings.Contains(out, def+" is still active") {
+		t.Fatalf("--no-activate: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, "", append(args, "--force")...)
+	if err != nil || !strings.Contains(out, "and active") {
+		t.Fatalf("--force: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, "", "models", "list", "--store", url, "-o", "json")
+	if err != nil || strings.Count(out, `"active": true`) != 1 || strings.Count(out, `"sha256"`) != 2 {
+		t.Errorf("models list --store: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, "", "models", "activate", def, "--store", url)
+	if err != nil || !strings.Contains(out, "model "+def+" is active") {
+		t.Errorf("models activate --store: %v\n%s", err, out)
+	}
+	if _, _, err := runCLI(t, "", "models", "list", "--store", url, "--addr", "localhost:1"); err == nil || !strings.Contains(err.Error(), "give one") {
+		t.Errorf("--store with --addr: %v", err)
 	}
 }

@@ -24,6 +24,8 @@ type trainFlags struct {
 	opts     classifier.TrainOptions
 	data     []string
 	out      string
+	store    string
+	noActive bool
 	baseline string
 	created  string
 	force    bool
@@ -57,7 +59,7 @@ active model. --force keeps a worse model either way.`,
 				return usagef("train: --data is required")
 			}
 			ov := overrides(fs, &tf.opts)
-			if tf.out == "" {
+			if tf.out == "" && tf.store == "" {
 				return tf.remote(cmd.Context(), fs, ov, stdout, stderr)
 			}
 			return tf.local(cmd.Context(), fs, ov, stdout, stderr)
@@ -66,6 +68,8 @@ active model. --force keeps a worse model either way.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&tf.data, "data", nil, "JSONL file of labelled samples (repeatable)")
 	f.StringVar(&tf.out, "out", "", "train in-process and write the model file here")
+	f.StringVar(&tf.store, "store", "", "train in-process and put the model into the model store at `URL` (file:///dir, s3://bucket?…), as its active version after the quality gate")
+	f.BoolVar(&tf.noActive, "no-activate", false, "with --store: store the model without making it active")
 	f.StringVar(&tf.baseline, "baseline", "", "with --out: the model `FILE` the quality gate compares with (default: the embedded model)")
 	f.StringVar(&tf.opts.Algorithm, "algorithm", tf.opts.Algorithm, "auto, logreg or rocchio")
 	f.IntVar(&tf.opts.MinDF, "min-df", tf.opts.MinDF, "drop terms found in fewer articles")
@@ -109,10 +113,13 @@ func overrides(fs *pflag.FlagSet, o *classifier.TrainOptions) classifier.TrainOv
 	return ov
 }
 
-// local trains in-process and writes --out.
+// local trains in-process and writes --out, stores into --store, or both.
 func (tf *trainFlags) local(ctx context.Context, fs *pflag.FlagSet, ov classifier.TrainOverrides, stdout, stderr io.Writer) error {
-	if onCommandLine(fs, "addr") || onCommandLine(fs, "token-file") {
-		return usagef("train: --out trains in-process; --addr and --token-file are for training on the server")
+	switch {
+	case onCommandLine(fs, "addr") || onCommandLine(fs, "token-file"):
+		return usagef("train: --out and --store train in-process; --addr and --token-file are for training on the server")
+	case tf.noActive && tf.store == "":
+		return usagef("train: --no-activate goes with --store")
 	}
 	opts, err := classifier.DefaultTrainOptions().Apply(ov)
 	if err != nil {
@@ -123,12 +130,18 @@ func (tf *trainFlags) local(ctx context.Context, fs *pflag.FlagSet, ov classifie
 			return usagef("train: --created: %w", err)
 		}
 	}
-	if err := checkWritable(tf.out); err != nil {
-		return err
+	if tf.out != "" {
+		if err := checkWritable(tf.out); err != nil {
+			return err
+		}
 	}
-	baseline, err := localModel(tf.baseline, classifier.Limits{})
-	if err != nil {
-		return fmt.Errorf("train: baseline: %w", err)
+	// A store gates against its own active version unless --baseline
+	// names another.
+	var baseline *local
+	if tf.store == "" || tf.baseline != "" {
+		if baseline, err = localModel(tf.baseline, classifier.Limits{}); err != nil {
+			return fmt.Errorf("train: baseline: %w", err)
+		}
 	}
 	samples, err := readSamples(tf.data, stderr)
 	if err != nil {
@@ -141,21 +154,39 @@ func (tf *trainFlags) local(ctx context.Context, fs *pflag.FlagSet, ov classifie
 		return err
 	}
 	md := m.Metadata()
-	if err := classifier.CheckQuality(md, baseline.m.Metadata()); err != nil && !tf.force {
-		return fmt.Errorf("train: %w (%s); nothing written, --force writes it anyway", err, baseline.name)
+	if baseline != nil && !tf.force {
+		if err := classifier.CheckQuality(md, baseline.m.Metadata()); err != nil {
+			return fmt.Errorf("train: %w (%s); nothing written, --force writes it anyway", err, baseline.name)
+		}
 	}
-	if err := m.WriteFile(tf.out); err != nil {
-		// The error would name the temporary file the write goes through.
-		return fmt.Errorf("train: write %s: %w", tf.out, unwrapPathError(err))
+	if err := tf.save(ctx, m, stdout); err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "model %s (%s, %d terms, %d labels) written to %s in %s\n",
-		md.Version, md.Algorithm, md.Terms, len(md.Labels), tf.out, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "model %s (%s, %d terms, %d labels) trained in %s\n",
+		md.Version, md.Algorithm, md.Terms, len(md.Labels), time.Since(start).Round(time.Millisecond))
 	for _, alg := range slices.Sorted(maps.Keys(md.Candidates)) {
 		fmt.Fprintf(stdout, "  cross-validated macro-F1 of %s: %.4f\n", alg, md.Candidates[alg])
 	}
-	fmt.Fprintf(stdout, "  baseline %s (%s): %.4f\n", baseline.m.Version(), baseline.name, baseline.m.Metadata().CV.MacroF1)
+	if baseline != nil {
+		fmt.Fprintf(stdout, "  baseline %s (%s): %.4f\n", baseline.m.Version(), baseline.name, baseline.m.Metadata().CV.MacroF1)
+	}
 	fmt.Fprintf(stdout, "%d-fold cross-validation of %s:\n", md.Options.Folds, md.Algorithm)
 	return writeReportTable(stdout, md.CV)
+}
+
+// save writes the model to --out and puts it into --store, as given.
+func (tf *trainFlags) save(ctx context.Context, m *classifier.Model, stdout io.Writer) error {
+	if tf.out != "" {
+		if err := m.WriteFile(tf.out); err != nil {
+			// The error would name the temporary file the write goes through.
+			return fmt.Errorf("train: write %s: %w", tf.out, unwrapPathError(err))
+		}
+		fmt.Fprintf(stdout, "model %s written to %s\n", m.Version(), tf.out)
+	}
+	if tf.store != "" {
+		return publish(ctx, tf.store, m, tf.noActive, tf.force, stdout)
+	}
+	return nil
 }
 
 // checkWritable fails, before any training, when the model file cannot be
@@ -173,14 +204,11 @@ func checkWritable(path string) error {
 // remote streams the samples to the server's Train.
 func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifier.TrainOverrides, stdout, stderr io.Writer) error {
 	switch {
-	case fs.Changed("created") || fs.Changed("baseline"):
-		return usagef("train: --created and --baseline are for training in-process (--out); the server stamps its own time and gates against its active model")
+	case fs.Changed("created") || fs.Changed("baseline") || fs.Changed("no-activate"):
+		return usagef("train: --created, --baseline and --no-activate are for training in-process (--out, --store); the server stamps its own time and gates against its active model")
 	case tf.conn.tokenFile == "":
 		return usagef("train: training on the server needs its admin token: --token-file FILE (or ARTCLASS_TOKEN_FILE), or --out MODEL to train in-process")
 	}
-	// TODO(lead): --store URL [--no-activate] trains in-process and puts
-	// the model into a modelstore (go doc ./modelstore) once that package
-	// is committed.
 	var total int64
 	var check classifier.SampleChecker
 	for _, p := range tf.data {
