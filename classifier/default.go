@@ -8,7 +8,7 @@ import (
 // Rebuild the embedded model from the project's corpus. The test
 // TestDefaultModelMatchesCorpus fails until this has been run after any
 // change to the corpus or to training.
-//go:generate go run ../cmd/artclass train --data ../testdata/corpus/defence.jsonl --data ../testdata/corpus/elections.jsonl --data ../testdata/corpus/environment.jsonl --data ../testdata/corpus/middle-east.jsonl --data ../testdata/corpus/negatives-general.jsonl --data ../testdata/corpus/negatives-hard.jsonl --data ../testdata/corpus/long-defence-middle-east.jsonl --data ../testdata/corpus/long-elections-environment.jsonl --data ../testdata/corpus/long-negatives.jsonl --created 2026-11-26T00:00:00Z --out default.model
+//go:generate go run ../cmd/artclass train --data ../testdata/corpus/defence.jsonl --data ../testdata/corpus/elections.jsonl --data ../testdata/corpus/environment.jsonl --data ../testdata/corpus/middle-east.jsonl --data ../testdata/corpus/negatives-general.jsonl --data ../testdata/corpus/negatives-hard.jsonl --data ../testdata/corpus/long-defence-middle-east.jsonl --data ../testdata/corpus/long-elections-environment.jsonl --data ../testdata/corpus/long-negatives.jsonl --data ../testdata/corpus/briefs-environment.jsonl --data ../testdata/corpus/briefs-mixed.jsonl --created 2026-11-26T00:00:00Z --out default.model
 
 //go:embed default.model
 var defaultModel []byte
@@ -25,6 +25,8 @@ var DefaultCorpus = []string{
 	"testdata/corpus/long-defence-middle-east.jsonl",
 	"testdata/corpus/long-elections-environment.jsonl",
 	"testdata/corpus/long-negatives.jsonl",
+	"testdata/corpus/briefs-environment.jsonl",
+	"testdata/corpus/briefs-mixed.jsonl",
 }
 
 // Default returns the embedded default model, trained on the project's own
