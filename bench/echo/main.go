@@ -44,7 +44,7 @@ func (e echoService) Classify(_ context.Context, req *artclassv1.ClassifyRequest
 		return e.reply, nil
 	}
 	return &artclassv1.ClassifyResponse{
-		Topics:       []*artclassv1.Topic{{Label: req.GetTitle(), Confidence: float64(len(req.GetText()))}},
+		Topics:       []*artclassv1.Topic{{Label: req.GetArticle().GetTitle(), Confidence: float64(len(req.GetArticle().GetText()))}},
 		ModelVersion: "echo",
 	}, nil
 }
