@@ -370,21 +370,21 @@ func TestBadInputCatalogue(t *testing.T) {
 	t.Parallel()
 	def := mustDefaultModel(t)
 	c := &catalogue{
-		env:          start(t, server.Config{Model: def, ModelDir: t.TempDir(), AdminToken: token, Logger: discardLogger()}),
+		env:          start(t, server.Config{Model: def, Store: memStore(t), AdminToken: token, Logger: discardLogger()}),
 		gateEntered:  make(chan struct{}),
 		gateRelease:  make(chan struct{}),
 		modelVersion: def.Version(),
 	}
 	var once sync.Once
 	c.gated = start(t, server.Config{
-		Model: def, ModelDir: t.TempDir(), AdminToken: token, Logger: discardLogger(),
-		Train: func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (server.Model, error) {
+		Model: def, Store: memStore(t), AdminToken: token, Logger: discardLogger(),
+		Train: func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (*classifier.Model, error) {
 			once.Do(func() { close(c.gateEntered) })
 			select {
 			case <-c.gateRelease:
 			case <-ctx.Done():
 			}
-			return newStub(t, "gated-v", 0.9), nil
+			return mustModels(t).clean1, nil
 		},
 	})
 
@@ -533,11 +533,11 @@ func TestBadInputCatalogue(t *testing.T) {
 		{name: "Train with an empty token", call: trainAs("authorization", "Bearer "),
 			code: codes.Unauthenticated, msg: "the admin token is not valid"},
 		{name: "Train with the scheme but no token", call: trainAs("authorization", "Bearer"),
-			code: codes.Unauthenticated, msg: "Train needs the admin token as `authorization: Bearer TOKEN` metadata"},
+			code: codes.Unauthenticated, msg: "this call needs the admin token as `authorization: Bearer TOKEN` metadata"},
 		{name: "Train with the token in the wrong metadata key", call: trainAs("x-admin-token", token),
-			code: codes.Unauthenticated, msg: "Train needs the admin token as `authorization: Bearer TOKEN` metadata"},
+			code: codes.Unauthenticated, msg: "this call needs the admin token as `authorization: Bearer TOKEN` metadata"},
 		{name: "Train with the token but no scheme", call: trainAs("authorization", token),
-			code: codes.Unauthenticated, msg: "Train needs the admin token as `authorization: Bearer TOKEN` metadata"},
+			code: codes.Unauthenticated, msg: "this call needs the admin token as `authorization: Bearer TOKEN` metadata"},
 		{name: "a second concurrent Train", call: concurrentTrain,
 			code: codes.Aborted, msg: "another Train call is running; retry when it has finished"},
 	}

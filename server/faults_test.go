@@ -1,13 +1,13 @@
 package server_test
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,144 +25,138 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/modelstore"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 	"github.com/artclass/artclass/server"
 )
 
-// unwritableModel is a trained model whose file cannot be written as it
-// should: write stands in for WriteFile, as a full or read-only disk would.
-type unwritableModel struct {
-	*stubModel
-	write func(path string) error
+// faultyStore is a real store whose Publish stores the version and then
+// fails to write the pointer with err, as a full disk or a store that
+// refuses writes would.
+type faultyStore struct {
+	*modelstore.Store
+	err error
 }
 
-func (m *unwritableModel) WriteFile(path string) error { return m.write(path) }
-
-// dirSnapshot maps each entry of dir to a digest of its content ("dir" for
-// a directory), so a test can tell that nothing in it changed.
-func dirSnapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	entries, err := os.ReadDir(dir)
+func (f *faultyStore) Publish(ctx context.Context, m *classifier.Model, expected modelstore.Pointer) (modelstore.Manifest, modelstore.Pointer, error) {
+	mf, err := f.Store.Put(ctx, m, expected.Version)
 	if err != nil {
-		out[""] = err.Error()
-		return out
+		return mf, modelstore.Pointer{}, err
 	}
-	for _, de := range entries {
-		if de.IsDir() {
-			out[de.Name()] = "dir"
-			continue
+	return mf, modelstore.Pointer{}, fmt.Errorf("promote %s: write pointer generation %d: %w", mf.Version, expected.Generation+1, f.err)
+}
+
+// tmpFiles lists the temporary files under dir.
+func tmpFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".tmp") {
+			out = append(out, path)
 		}
-		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[de.Name()] = fmt.Sprintf("%x", sha256.Sum256(b))
-	}
+		return nil
+	})
 	return out
 }
 
-// TestTrainWriteFaults makes the model write fail in every way a disk can
-// fail it: Train must answer INTERNAL with nothing but "internal error",
-// log the cause, count the failure, leave the model directory as it was
-// (no temporary file either) and keep serving the active model.
-func TestTrainWriteFaults(t *testing.T) {
+// TestTrainStoreFaults makes the store fail a Train's publication in each
+// way a store can fail it: Train must answer an error that says what to do
+// without internals, log the cause, count the failure, leave the store's
+// active pointer where it was (and no temporary file behind) and keep
+// serving the active model. The store's own tests cover its side: a crash
+// at any point of a Put or Promote, damaged objects, and fileblob's
+// non-atomic create (modelstore: testCrashLeavesReadableStore,
+// testCorruptionRefused, TestDirectoryCreateIsAtomic).
+func TestTrainStoreFaults(t *testing.T) {
 	t.Parallel()
-	diskFull := fmt.Errorf("write model: %w", syscall.ENOSPC)
+	def, trained := mustDefaultModel(t), mustModels(t).clean1
+	trainedBytes, err := trained.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	versionDir := func(dir, version string) string { return filepath.Join(dir, "versions", version) }
+	unavailable := "the model store cannot be read now; retry later"
 	tests := []struct {
 		name string
-		// setup prepares the model directory dir and returns the
-		// ModelDir to configure (dir itself unless the fault is the path)
-		// and the trained model's WriteFile; nil writes the real file.
-		setup func(t *testing.T, dir string) (modelDir string, write func(path string) error)
-		// logged is the cause the log must hold.
-		logged string
-		root   bool // whether the fault holds for root, which ignores permissions
+		// fault breaks the file:// store in dir, whose active version is
+		// the default model, and returns the store the server is to use:
+		// st itself unless the fault is in the store's writes.
+		fault func(t *testing.T, dir string, st *modelstore.Store) server.Store
+		code  codes.Code
+		// msg is a part of the message; logged the cause the log holds.
+		msg, logged string
+		// readable is whether the pointer can still be read after the
+		// fault, to check that it did not move.
+		readable bool
 	}{
-		{name: "disk full", logged: "no space left on device", root: true,
-			setup: func(t *testing.T, dir string) (string, func(string) error) {
-				return dir, func(string) error { return diskFull }
+		{name: "disk full writing the pointer", code: codes.Unavailable, msg: unavailable, logged: "no space left on device", readable: true,
+			fault: func(t *testing.T, _ string, st *modelstore.Store) server.Store {
+				return &faultyStore{Store: st, err: syscall.ENOSPC}
 			}},
-		{name: "disk full half way through the file", logged: "no space left on device", root: true,
-			setup: func(t *testing.T, dir string) (string, func(string) error) {
-				return dir, func(path string) error {
-					b, err := mustDefaultModel(t).MarshalBinary()
-					if err != nil {
-						return err
-					}
-					if err := os.WriteFile(path, b[:len(b)/2], 0o644); err != nil {
-						return err
-					}
-					return diskFull
-				}
-			}},
-		{name: "a write that reports success but leaves garbage", logged: "verify trained model", root: true,
-			setup: func(t *testing.T, dir string) (string, func(string) error) {
-				return dir, func(path string) error { return os.WriteFile(path, []byte("ARTCLASS but not a model"), 0o644) }
-			}},
-		{name: "model directory read-only (chmod 0500)", logged: "permission denied", root: false,
-			setup: func(t *testing.T, dir string) (string, func(string) error) {
-				if err := os.Chmod(dir, 0o500); err != nil {
+		{name: "the new version's directory cannot be created", code: codes.Unavailable, msg: unavailable, logged: "not a directory", readable: true,
+			fault: func(t *testing.T, dir string, st *modelstore.Store) server.Store {
+				if err := os.WriteFile(versionDir(dir, trained.Version()), []byte("a file where a directory should be"), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { os.Chmod(dir, 0o755) })
-				return dir, nil
+				return st
 			}},
-		{name: "model directory path is a file", logged: "not a directory", root: true,
-			setup: func(t *testing.T, dir string) (string, func(string) error) {
-				return filepath.Join(dir, server.ActiveModelFile), nil
-			}},
-		{name: "model directory removed", logged: "no such file or directory", root: true,
-			setup: func(t *testing.T, dir string) (string, func(string) error) {
-				return filepath.Join(dir, "gone"), nil
-			}},
-		{name: "the rename over the active file fails", logged: "file exists", root: true,
-			setup: func(t *testing.T, dir string) (string, func(string) error) {
-				// A non-empty directory where the active file would go
-				// cannot be renamed over.
-				sub := filepath.Join(dir, "renamed")
-				if err := os.MkdirAll(filepath.Join(sub, server.ActiveModelFile, "x"), 0o755); err != nil {
+		{name: "a damaged copy of the trained version is in the store", code: codes.FailedPrecondition, msg: "does not verify", logged: "stored model is corrupt", readable: true,
+			fault: func(t *testing.T, dir string, st *modelstore.Store) server.Store {
+				sum := sha256.Sum256(trainedBytes)
+				path := filepath.Join(versionDir(dir, trained.Version()), fmt.Sprintf("model-%x.bin", sum))
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 					t.Fatal(err)
 				}
-				return sub, nil
+				if err := os.WriteFile(path, trainedBytes[:len(trainedBytes)/2], 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}},
+		{name: "the active version's manifest is damaged", code: codes.FailedPrecondition, msg: "does not verify", logged: "stored model is corrupt", readable: true,
+			fault: func(t *testing.T, dir string, st *modelstore.Store) server.Store {
+				if err := os.WriteFile(filepath.Join(versionDir(dir, def.Version()), "manifest.json"), []byte(`{"vers`), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}},
+		{name: "the store's directory is gone", code: codes.Unavailable, msg: unavailable, logged: "no such file or directory",
+			fault: func(t *testing.T, dir string, st *modelstore.Store) server.Store {
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				return st
 			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if !tt.root && os.Geteuid() == 0 {
-				t.Skip("root ignores file permissions; the injected faults cover the failed write")
-			}
-			dir := t.TempDir()
-			// The directory holds the active model, as after an earlier
-			// Train.
-			if err := mustDefaultModel(t).WriteFile(filepath.Join(dir, server.ActiveModelFile)); err != nil {
-				t.Fatal(err)
-			}
-			modelDir, write := tt.setup(t, dir)
-			trained := newStub(t, "trained-v", 0.95)
-			var m server.Model = trained
-			if write != nil {
-				m = &unwritableModel{stubModel: trained, write: write}
-			}
-			e := start(t, server.Config{Model: newStub(t, "active-v", 0.9), ModelDir: modelDir, AdminToken: token, Train: fakeTrainer(m)})
-			before, beforeDir := dirSnapshot(t, dir), dirSnapshot(t, modelDir)
+			st, dir, u := fileStore(t)
+			before := mustPublish(t, st, def)
+			e := start(t, server.Config{Model: def, Store: tt.fault(t, dir, st), AdminToken: token, Train: fakeTrainer(trained)})
 
 			_, err := sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, fastOptions(true), trainingSamples(), 100)
-			if st := wantCode(t, err, codes.Internal); st.Message() != "internal error" {
-				t.Errorf("message %q, want only \"internal error\"", st.Message())
+			stat := wantCode(t, err, tt.code)
+			if !strings.Contains(stat.Message(), tt.msg) {
+				t.Errorf("message %q, want it to hold %q", stat.Message(), tt.msg)
+			}
+			if tt.code == codes.Unavailable && strings.Contains(stat.Message(), tt.logged) {
+				t.Errorf("message %q holds the store's internals", stat.Message())
 			}
 			got, err := e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
-			if err != nil || got.GetModel().GetVersion() != "active-v" {
-				t.Errorf("GetModel after the failed Train = %v, %v; want active-v", got.GetModel().GetVersion(), err)
+			if err != nil || got.GetModel().GetVersion() != def.Version() {
+				t.Errorf("GetModel after the failed Train = %v, %v; want %s", got.GetModel().GetVersion(), err, def.Version())
 			}
 			if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 				t.Errorf("Classify after the failed Train: %v", err)
 			}
-			for name, snap := range map[string][2]map[string]string{dir: {before, dirSnapshot(t, dir)}, modelDir: {beforeDir, dirSnapshot(t, modelDir)}} {
-				if fmt.Sprint(snap[0]) != fmt.Sprint(snap[1]) {
-					t.Errorf("%s changed:\nbefore %v\nafter  %v", name, snap[0], snap[1])
+			if tt.readable {
+				// Read through a store of its own, as another replica would.
+				if after, err := openStore(t, u).Active(ctxT(t)); err != nil || after != before {
+					t.Errorf("active pointer after the failed Train %+v, %v; want %+v", after, err, before)
 				}
+			}
+			if tmps := tmpFiles(t, dir); len(tmps) > 0 {
+				t.Errorf("temporary files left: %v", tmps)
 			}
 			if logs := e.logs.String(); !strings.Contains(logs, tt.logged) {
 				t.Errorf("the log does not hold the cause %q:\n%s", tt.logged, logs)
@@ -261,7 +255,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 	}
 	// trainer blocks until its call is cancelled, and says so.
 	trainerEntered, trainerLeft := make(chan struct{}, 1), make(chan error, 1)
-	blockingTrainer := func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (server.Model, error) {
+	blockingTrainer := func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (*classifier.Model, error) {
 		trainerEntered <- struct{}{}
 		<-ctx.Done()
 		trainerLeft <- ctx.Err()
@@ -392,7 +386,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 			if cfg.Model == nil {
 				cfg.Model = mustDefaultModel(t)
 			}
-			cfg.ModelDir, cfg.AdminToken, cfg.Logger = t.TempDir(), token, discardLogger()
+			cfg.Store, cfg.AdminToken, cfg.Logger = memStore(t), token, discardLogger()
 			e := start(t, cfg)
 			// A call first, so the client's connection and the server's
 			// side of it are up before counting.
@@ -515,26 +509,48 @@ func TestShutdownFreesAStalledStream(t *testing.T) {
 	waitGoroutines(t, baseline)
 }
 
-// TestTrainLeftoverStagedFileIsReplaced checks that a staged file left by
-// an interrupted Train (which artclassd removes at start, but a Server
-// used as a library may meet) does not block or leak into the next Train.
-func TestTrainLeftoverStagedFileIsReplaced(t *testing.T) {
+// TestTrainAfterInterruptedPublish trains over what a trainer killed in
+// the middle of publishing the same version leaves in a directory store:
+// the model file without its manifest, and a temporary file. The next
+// Train must store the version whole, promote it and serve it.
+func TestTrainAfterInterruptedPublish(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	staged := filepath.Join(dir, server.ActiveModelFile+".staged.tmp")
-	if err := os.WriteFile(staged, []byte("half a model"), 0o644); err != nil {
+	st, dir, u := fileStore(t)
+	def, trained := mustDefaultModel(t), mustModels(t).clean1
+	mustPublish(t, st, def)
+	data, err := trained.MarshalBinary()
+	if err != nil {
 		t.Fatal(err)
 	}
-	e := start(t, server.Config{Model: mustDefaultModel(t), ModelDir: dir, AdminToken: token})
+	vdir := filepath.Join(dir, "versions", trained.Version())
+	if err := os.MkdirAll(vdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string][]byte{
+		fmt.Sprintf("model-%x.bin", sha256.Sum256(data)): data,
+		".manifest.json.0123456789abcdef.tmp":            []byte(`{"vers`),
+	} {
+		if err := os.WriteFile(filepath.Join(vdir, name), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The half-published version is invisible.
+	if list, err := st.List(ctxT(t)); err != nil || len(list) != 1 {
+		t.Fatalf("List before the Train = %v, %v; want the default model only", list, err)
+	}
+	e := start(t, server.Config{Model: def, Store: st, AdminToken: token, Train: fakeTrainer(trained)})
 	resp, err := sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, fastOptions(true), trainingSamples(), 100)
 	if err != nil {
 		t.Fatalf("Train: %v", err)
 	}
-	onDisk, err := classifier.LoadFile(filepath.Join(dir, server.ActiveModelFile))
-	if err != nil || onDisk.Version() != resp.GetModel().GetVersion() {
-		t.Fatalf("active file after Train: %v, %v; want version %s", onDisk, err, resp.GetModel().GetVersion())
+	if resp.GetModel().GetVersion() != trained.Version() || e.srv.Model().Version() != trained.Version() {
+		t.Errorf("trained %s, serving %s; want %s", resp.GetModel().GetVersion(), e.srv.Model().Version(), trained.Version())
 	}
-	if b, err := os.ReadFile(staged); err == nil && bytes.Equal(b, []byte("half a model")) {
-		t.Errorf("the leftover staged file is still there")
+	other := openStore(t, u)
+	if p, err := other.Active(ctxT(t)); err != nil || p.Version != trained.Version() {
+		t.Errorf("active pointer %+v, %v; want %s", p, err, trained.Version())
+	}
+	if m, _, err := other.Load(ctxT(t), trained.Version()); err != nil || m.Version() != trained.Version() {
+		t.Errorf("Load of the trained version: %v", err)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/modelstore"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 	"github.com/artclass/artclass/server"
 )
@@ -361,9 +362,9 @@ func withToken(ctx context.Context, value string) context.Context {
 
 func TestTrainAuth(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	open := start(t, server.Config{Model: mustDefaultModel(t), ModelDir: dir})
-	guarded := start(t, server.Config{Model: mustDefaultModel(t), ModelDir: dir, AdminToken: "s3cret-token"})
+	st := memStore(t)
+	open := start(t, server.Config{Model: mustDefaultModel(t), Store: st})
+	guarded := start(t, server.Config{Model: mustDefaultModel(t), Store: st, AdminToken: "s3cret-token"})
 	tests := []struct {
 		name     string
 		e        *env
@@ -403,8 +404,10 @@ const token = "test-admin-token"
 
 func TestTrain(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	e := start(t, server.Config{Model: mustDefaultModel(t), ModelDir: dir, AdminToken: token})
+	st := memStore(t)
+	def := mustDefaultModel(t)
+	before := mustPublish(t, st, def)
+	e := start(t, server.Config{Model: def, Store: st, AdminToken: token})
 	ctx := withToken(ctxT(t), "Bearer "+token)
 	opts := fastOptions(true)
 	opts.L2, opts.Seed = proto.Float64(1e-3), proto.Uint64(7)
@@ -416,24 +419,25 @@ func TestTrain(t *testing.T) {
 	if !slices.Equal(m.GetLabels(), []string{"sport", "weather"}) || int(m.GetSamples()) != len(trainingSamples()) {
 		t.Errorf("trained model labels %v samples %d, want [sport weather] and %d", m.GetLabels(), m.GetSamples(), len(trainingSamples()))
 	}
-	if resp.GetPreviousVersion() != mustDefaultModel(t).Version() {
-		t.Errorf("previous_version = %q, want the default model's", resp.GetPreviousVersion())
+	if resp.GetPreviousVersion() != def.Version() || resp.GetPreviousMacroF1() != def.Metadata().CV.MacroF1 {
+		t.Errorf("previous = %q %v, want the default model's %q %v", resp.GetPreviousVersion(), resp.GetPreviousMacroF1(), def.Version(), def.Metadata().CV.MacroF1)
 	}
 	if m.GetCrossValidation().GetSamples() == 0 || m.GetOptions().GetFolds() != 2 || m.GetOptions().GetAlgorithm() != "rocchio" ||
 		m.GetOptions().GetL2() != 1e-3 || m.GetOptions().GetSeed() != 7 {
 		t.Errorf("trained model options %v report %v", m.GetOptions(), m.GetCrossValidation())
 	}
-	// The model was written to the model directory and is the one served.
-	saved, err := classifier.LoadFile(filepath.Join(dir, server.ActiveModelFile))
-	if err != nil {
-		t.Fatalf("load the written model: %v", err)
+	// The model is in the store, active, with the default model as its
+	// parent, and it is the one served.
+	active, err := st.Active(ctxT(t))
+	if err != nil || active.Version != m.GetVersion() || active.Generation != before.Generation+1 || active.Previous != def.Version() {
+		t.Errorf("store's active pointer %+v, %v; want generation %d making %s active after %s", active, err, before.Generation+1, m.GetVersion(), def.Version())
 	}
-	if saved.Version() != m.GetVersion() {
-		t.Errorf("written model version %q, want %q", saved.Version(), m.GetVersion())
+	stored, _, err := st.Load(ctxT(t), m.GetVersion())
+	if err != nil || stored.Version() != m.GetVersion() {
+		t.Fatalf("load the stored model: %v", err)
 	}
-	tmps, _ := filepath.Glob(filepath.Join(dir, "*.tmp"))
-	if len(tmps) > 0 {
-		t.Errorf("temporary files left: %v", tmps)
+	if mf, err := st.Manifest(ctxT(t), m.GetVersion()); err != nil || mf.Parent != def.Version() || mf.CV.MacroF1 != m.GetCrossValidation().GetMacroF1() {
+		t.Errorf("stored manifest %+v, %v; want parent %s and macro-F1 %v", mf, err, def.Version(), m.GetCrossValidation().GetMacroF1())
 	}
 	got, err := e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
 	if err != nil || got.GetModel().GetVersion() != m.GetVersion() {
@@ -495,7 +499,8 @@ func TestTrainInvalid(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := tt.cfg
-			cfg.Model, cfg.ModelDir, cfg.AdminToken = mustDefaultModel(t), t.TempDir(), token
+			store := memStore(t)
+			cfg.Model, cfg.Store, cfg.AdminToken = mustDefaultModel(t), store, token
 			e := start(t, cfg)
 			ctx := withToken(ctxT(t), "Bearer "+token)
 			opts := tt.opts
@@ -525,8 +530,8 @@ func TestTrainInvalid(t *testing.T) {
 				}
 			}
 			// A refused Train changes nothing.
-			if _, err := os.Stat(filepath.Join(cfg.ModelDir, server.ActiveModelFile)); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("a model file was written: %v", err)
+			if list, err := store.List(ctxT(t)); err != nil || len(list) > 0 {
+				t.Errorf("the store holds %v, %v after a refused Train; want nothing", list, err)
 			}
 			if e.srv.Model().Version() != mustDefaultModel(t).Version() {
 				t.Errorf("the active model changed")
@@ -535,70 +540,81 @@ func TestTrainInvalid(t *testing.T) {
 	}
 }
 
-func TestTrainWithoutModelDir(t *testing.T) {
-	t.Parallel()
-	e := start(t, server.Config{Model: mustDefaultModel(t), AdminToken: token})
-	_, err := sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, fastOptions(true), trainingSamples(), 100)
-	st := wantCode(t, err, codes.FailedPrecondition)
-	if !strings.Contains(st.Message(), "--model-dir") {
-		t.Errorf("message %q, want it to say how to enable Train", st.Message())
-	}
-}
-
-// fakeTrainer returns a Train function that answers with the stubs it is
-// given, in turn.
-func fakeTrainer(models ...server.Model) func(context.Context, []classifier.Sample, classifier.TrainOptions) (server.Model, error) {
-	var i atomic.Int64
-	return func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (server.Model, error) {
-		n := int(i.Add(1)) - 1
-		return models[n%len(models)], nil
-	}
-}
-
+// TestTrainQualityGate trains real models of measured quality over a
+// store whose active version is another: the gate compares their
+// cross-validated macro-F1s, refuses a drop of more than MaxMacroF1Drop
+// unless forced, and a refused model is neither served nor promoted.
 func TestTrainQualityGate(t *testing.T) {
 	t.Parallel()
+	tm := mustModels(t)
 	tests := []struct {
-		name     string
-		active   float64
-		trained  float64
+		name            string
+		active, trained *classifier.Model
+		// fits says whether the fixtures' measured drop in macro-F1
+		// (active minus trained) is what the case is about.
+		fits     func(drop float64) bool
 		force    bool
 		wantCode codes.Code
 	}{
-		{"better", 0.80, 0.85, false, codes.OK},
-		{"slightly worse", 0.80, 0.79, false, codes.OK},
-		{"just at the limit", 0.80, 0.7801, false, codes.OK},
-		{"much worse", 0.80, 0.75, false, codes.FailedPrecondition},
-		{"much worse but forced", 0.80, 0.75, true, codes.OK},
+		{"better", tm.shuffled, tm.clean1, func(d float64) bool { return d < 0 }, false, codes.OK},
+		{"as good", tm.clean0, tm.clean0, func(d float64) bool { return d == 0 }, false, codes.OK},
+		{"slightly worse, within the limit", tm.flipped212, tm.flipped0,
+			func(d float64) bool { return d > 0 && d <= server.MaxMacroF1Drop }, false, codes.OK},
+		{"just over the limit", tm.clean2, tm.clean0,
+			func(d float64) bool { return d > server.MaxMacroF1Drop && d < 2*server.MaxMacroF1Drop }, false, codes.FailedPrecondition},
+		{"much worse", tm.clean1, tm.shuffled, func(d float64) bool { return d > 0.2 }, false, codes.FailedPrecondition},
+		{"much worse but forced", tm.clean1, tm.shuffled, func(d float64) bool { return d > 0.2 }, true, codes.OK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			active, trained := newStub(t, "active-v", tt.active), newStub(t, "trained-v", tt.trained)
-			e := start(t, server.Config{Model: active, ModelDir: t.TempDir(), AdminToken: token, Train: fakeTrainer(trained)})
+			activeF1, trainedF1 := tt.active.Metadata().CV.MacroF1, tt.trained.Metadata().CV.MacroF1
+			if !tt.fits(activeF1 - trainedF1) {
+				t.Fatalf("the fixtures do not fit the case: active macro-F1 %.4f, trained %.4f", activeF1, trainedF1)
+			}
+			st := memStore(t)
+			before := mustPublish(t, st, tt.active)
+			e := start(t, server.Config{Model: tt.active, Store: st, AdminToken: token, Train: fakeTrainer(tt.trained)})
 			resp, err := sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, &artclassv1.TrainOptions{Force: tt.force}, trainingSamples(), 100)
-			st := wantCode(t, err, tt.wantCode)
+			stat := wantCode(t, err, tt.wantCode)
+			after, aerr := st.Active(ctxT(t))
 			if tt.wantCode == codes.OK {
-				if resp.GetModel().GetVersion() != "trained-v" || resp.GetPreviousMacroF1() != tt.active || e.srv.Model().Version() != "trained-v" {
-					t.Errorf("response %v, active %s; want trained-v active", resp, e.srv.Model().Version())
+				if resp.GetModel().GetVersion() != tt.trained.Version() || resp.GetPreviousVersion() != tt.active.Version() ||
+					resp.GetPreviousMacroF1() != activeF1 || e.srv.Model().Version() != tt.trained.Version() {
+					t.Errorf("response %v, serving %s; want %s active after %s", resp, e.srv.Model().Version(), tt.trained.Version(), tt.active.Version())
+				}
+				if aerr != nil || after.Version != tt.trained.Version() || after.Generation != before.Generation+1 {
+					t.Errorf("store's active pointer %+v, %v; want generation %d of %s", after, aerr, before.Generation+1, tt.trained.Version())
 				}
 				return
 			}
-			for _, figure := range []string{"0.7500", "0.8000"} {
-				if !strings.Contains(st.Message(), figure) {
-					t.Errorf("message %q, want it to name %s", st.Message(), figure)
+			newF1, oldF1 := fmt.Sprintf("%.4f", trainedF1), fmt.Sprintf("%.4f", activeF1)
+			for _, figure := range []string{newF1, oldF1, tt.active.Version()} {
+				if !strings.Contains(stat.Message(), figure) {
+					t.Errorf("message %q, want it to name %s", stat.Message(), figure)
 				}
 			}
 			var info *errdetails.ErrorInfo
-			for _, d := range st.Details() {
+			for _, d := range stat.Details() {
 				if i, ok := d.(*errdetails.ErrorInfo); ok {
 					info = i
 				}
 			}
-			if info.GetReason() != "MODEL_QUALITY_REGRESSION" || info.GetMetadata()["new_macro_f1"] != "0.7500" {
+			if info.GetReason() != "MODEL_QUALITY_REGRESSION" || info.GetMetadata()["new_macro_f1"] != newF1 ||
+				info.GetMetadata()["active_macro_f1"] != oldF1 || info.GetMetadata()["active_version"] != tt.active.Version() {
 				t.Errorf("ErrorInfo = %v", info)
 			}
-			if e.srv.Model().Version() != "active-v" {
-				t.Errorf("a refused model became active")
+			if e.srv.Model().Version() != tt.active.Version() {
+				t.Errorf("a refused model is served")
+			}
+			if aerr != nil || after != before {
+				t.Errorf("store's active pointer %+v, %v after a refusal; want %+v", after, aerr, before)
+			}
+			if _, err := st.Manifest(ctxT(t), tt.trained.Version()); !errors.Is(err, modelstore.ErrNotFound) {
+				t.Errorf("the refused model was stored: %v", err)
+			}
+			if body := scrape(t, e.srv); !strings.Contains(body, `artclass_train_total{result="rejected"} 1`) {
+				t.Errorf("the refusal is not counted:\n%s", grepLines(body, "artclass_train_total"))
 			}
 		})
 	}
@@ -608,10 +624,10 @@ func TestTrainOneAtATime(t *testing.T) {
 	t.Parallel()
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	trained := newStub(t, "trained-v", 0.9)
+	trained := mustModels(t).clean1
 	cfg := server.Config{
-		Model: newStub(t, "active-v", 0.9), ModelDir: t.TempDir(), AdminToken: token,
-		Train: func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (server.Model, error) {
+		Model: mustDefaultModel(t), Store: memStore(t), AdminToken: token,
+		Train: func(ctx context.Context, _ []classifier.Sample, _ classifier.TrainOptions) (*classifier.Model, error) {
 			once.Do(func() { close(entered) })
 			<-release
 			return trained, nil
@@ -654,8 +670,8 @@ func TestInternalErrors(t *testing.T) {
 	panicky := newStub(t, "panicky", 0.9)
 	panicky.classify = func(string, string) classifier.Result { panic("the scorer fell over") }
 	e := start(t, server.Config{
-		Model: panicky, ModelDir: t.TempDir(), AdminToken: token,
-		Train: func(context.Context, []classifier.Sample, classifier.TrainOptions) (server.Model, error) {
+		Model: panicky, Store: memStore(t), AdminToken: token,
+		Train: func(context.Context, []classifier.Sample, classifier.TrainOptions) (*classifier.Model, error) {
 			return nil, errors.New("disk on fire at /secret/path")
 		},
 	})
@@ -792,16 +808,26 @@ func rpcLogLevels(t *testing.T, logs string) map[string]string {
 // and each answer must come from one of the models.
 func TestSwapUnderLoad(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
 	reloadPath := filepath.Join(t.TempDir(), "reload.model")
 	if err := mustDefaultModel(t).WriteFile(reloadPath); err != nil {
 		t.Fatal(err)
 	}
-	a, b := newStub(t, "model-a", 0.9), newStub(t, "model-b", 0.9)
-	e := start(t, server.Config{Model: a, ModelDir: dir, AdminToken: token, Train: fakeTrainer(b, a)})
-	known := map[string]bool{"model-a": true, "model-b": true, mustDefaultModel(t).Version(): true}
+	a, b := mustModels(t).clean1, mustModels(t).clean0
+	e := start(t, server.Config{Model: a, Store: memStore(t), AdminToken: token, Train: fakeTrainer(b, a),
+		Follow: modelstore.FollowOptions{Interval: 10 * time.Millisecond}})
+	known := map[string]bool{a.Version(): true, b.Version(): true, mustDefaultModel(t).Version(): true}
 
 	ctx, cancel := context.WithCancel(ctxT(t))
+	// The store's follower swaps models too, racing the Trains and
+	// Reloads.
+	followed := make(chan error, 1)
+	go func() { followed <- e.srv.Follow(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-followed; err != nil {
+			t.Errorf("Follow: %v", err)
+		}
+	}()
 	var wg sync.WaitGroup
 	var calls, failures atomic.Int64
 	fail := func(format string, args ...any) {
@@ -942,31 +968,5 @@ func TestGracefulShutdown(t *testing.T) {
 				t.Errorf("the in-flight call succeeded after a forced stop")
 			}
 		})
-	}
-}
-
-// TestTrainServesOnlyWhatReadsBack checks that a trained model whose file
-// does not read back is neither served nor left as the active file.
-func TestTrainServesOnlyWhatReadsBack(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	e := start(t, server.Config{
-		Model: newStub(t, "active-v", 0.9), ModelDir: dir, AdminToken: token,
-		Train: fakeTrainer(newStub(t, "trained-v", 0.95)),
-		Load: func(path string) (server.Model, error) {
-			return nil, fmt.Errorf("%s: simulated corruption", path)
-		},
-	})
-	_, err := sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, nil, trainingSamples(), 100)
-	if st := wantCode(t, err, codes.Internal); st.Message() != "internal error" {
-		t.Errorf("message %q, want only \"internal error\"", st.Message())
-	}
-	got, err := e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
-	if err != nil || got.GetModel().GetVersion() != "active-v" {
-		t.Errorf("GetModel after the failed Train = %v, %v; want the old model active-v", got.GetModel().GetVersion(), err)
-	}
-	entries, _ := os.ReadDir(dir)
-	for _, de := range entries {
-		t.Errorf("model directory holds %s after a failed Train; want it empty", de.Name())
 	}
 }
