@@ -40,7 +40,7 @@ make_input 10000 "$out/10k.jsonl"
 make_input 100000 "$out/100k.jsonl"
 
 addr=127.0.0.1:50071
-bin/artclassd --listen "$addr" --log-level warn > "$out/artclassd.log" 2>&1 &
+bin/artclassd --listen "$addr" --http-listen "" --log-level warn > "$out/artclassd.log" 2>&1 &
 daemon=$!
 trap 'kill $daemon 2>/dev/null || true' EXIT
 until bin/artclass health --addr "$addr" --timeout 1s > /dev/null 2>&1; do

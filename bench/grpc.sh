@@ -43,7 +43,7 @@ go build -modfile=tools/go.mod -o bin/grpcurl github.com/fullstorydev/grpcurl/cm
 
 sed -n 2p "$seed" | python3 -c 'import json, sys
 d = json.load(sys.stdin)
-json.dump({"title": d["title"], "text": d["text"]}, sys.stdout)' > "$out/payload.json"
+json.dump({"article": {"title": d["title"], "text": d["text"]}}, sys.stdout)' > "$out/payload.json"
 echo "payload: $(wc -c < "$out/payload.json") bytes"
 
 pids=()
@@ -52,7 +52,7 @@ trap cleanup EXIT
 
 # Start artclassd and time how long health takes to report SERVING.
 start_ns=$(date +%s%N)
-"${server_cpu[@]}" bin/artclassd --listen 127.0.0.1:50061 --log-level warn > "$out/artclassd.log" 2>&1 &
+"${server_cpu[@]}" bin/artclassd --listen 127.0.0.1:50061 --http-listen "" --log-level warn > "$out/artclassd.log" 2>&1 &
 pids+=($!)
 daemon=$!
 until bin/grpcurl -plaintext -max-time 1 -d '{"service":""}' 127.0.0.1:50061 grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do

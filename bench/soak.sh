@@ -38,7 +38,7 @@ else
 	sed -n 1p testdata/corpus/elections.jsonl
 fi | python3 -c 'import json, sys
 d = json.load(sys.stdin)
-json.dump({"title": d["title"], "text": d["text"]}, sys.stdout)' > "$out/soak-payload.json"
+json.dump({"article": {"title": d["title"], "text": d["text"]}}, sys.stdout)' > "$out/soak-payload.json"
 
 # The two Train calls: the corpus with Rocchio, then with the default
 # options (the embedded model's). Both forced past the quality gate, so
@@ -66,7 +66,7 @@ cleanup() {
 trap cleanup EXIT
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token"
 
-bin/artclassd --listen "$grpc_addr" --metrics-listen "$metrics_addr" --model-dir "$work/models" \
+bin/artclassd --listen "$grpc_addr" --http-listen "" --metrics-listen "$metrics_addr" --model-dir "$work/models" \
 	--admin-token-file "$work/token" --log-level info > "$out/soak-artclassd.log" 2>&1 &
 daemon=$!
 pids+=("$daemon")
