@@ -303,19 +303,7 @@ func (m *Model) score(sc *scratch, title, text string) (norm float64) {
 	acc := sc.acc[:L]
 	clear(acc)
 	sc.tf = sc.tf[:0]
-	var norm2 float64
-	for _, id := range sc.ids {
-		tf := m.sublinearTF(sc.counts[id])
-		sc.counts[id] = 0
-		v := tf * m.idf[id]
-		norm2 += v * v
-		row := m.table[int(id)*L : int(id)*L+L]
-		for l, w := range row {
-			acc[l] += tf * w
-		}
-		sc.tf = append(sc.tf, termCount{id, tf})
-	}
-	norm = math.Sqrt(norm2)
+	norm = math.Sqrt(m.weigh(sc.ids, sc.counts, acc, &sc.tf))
 	for l := range L {
 		whole := m.bias[l]
 		if norm > 0 {
@@ -346,18 +334,7 @@ func (m *Model) scorePassage(sc *scratch, from int32) {
 		}
 		sc.wcounts[e.id]++
 	}
-	var norm2 float64
-	for _, id := range sc.wids {
-		tf := m.sublinearTF(sc.wcounts[id])
-		sc.wcounts[id] = 0
-		v := tf * m.idf[id]
-		norm2 += v * v
-		row := m.table[int(id)*L : int(id)*L+L]
-		for l, w := range row {
-			wacc[l] += tf * w
-		}
-	}
-	norm := math.Sqrt(norm2)
+	norm := math.Sqrt(m.weigh(sc.wids, sc.wcounts, wacc, nil))
 	for l := range L {
 		s := m.bias[l]
 		if norm > 0 {
@@ -375,6 +352,30 @@ func (m *Model) scorePassage(sc *scratch, from int32) {
 		n := copy(sc.ring, sc.ring[sc.head:])
 		sc.ring, sc.head = sc.ring[:n], 0
 	}
+}
+
+// weigh adds the label scores of the terms ids, counted in counts, to acc:
+// each term's sublinear TF times its IDF-weighted coefficients. It zeroes
+// the counts it reads, so counts is ready for the next text, appends each
+// term's TF to tfs when tfs is not nil (Classify's explanations need
+// them), and returns the squared norm of the TF-IDF vector. The whole text
+// and every passage are weighed by it.
+func (m *Model) weigh(ids, counts []int32, acc []float64, tfs *[]termCount) (norm2 float64) {
+	L := len(acc)
+	for _, id := range ids {
+		tf := m.sublinearTF(counts[id])
+		counts[id] = 0
+		v := tf * m.idf[id]
+		norm2 += v * v
+		row := m.table[int(id)*L : int(id)*L+L]
+		for l, w := range row {
+			acc[l] += tf * w
+		}
+		if tfs != nil {
+			*tfs = append(*tfs, termCount{id, tf})
+		}
+	}
+	return norm2
 }
 
 // sublinearTF returns 1 + ln(n), from a table for small n.
