@@ -127,7 +127,7 @@ func (in *inputs) readFile(path string, fn func(item) error) error {
 	case ".csv":
 		return in.readCSV(f, path, fn)
 	}
-	return fn(readText(f, path))
+	return fn(readText(f, path, in.maxLine))
 }
 
 // readStdin reads standard input as JSONL when its first non-blank byte is
@@ -146,20 +146,25 @@ func (in *inputs) readStdin(fn func(item) error) error {
 		case b[0] == '{':
 			return in.readJSONL(br, "-", fn)
 		default:
-			return fn(readText(br, "-"))
+			return fn(readText(br, "-", in.maxLine))
 		}
 	}
 }
 
 // readText reads one text article: the title on the first line, the body
 // below it; a single line is the body. Its size is for the classifier to
-// judge (CheckArticle in-process, the server's limit remotely).
-func readText(r io.Reader, source string) item {
-	data, err := io.ReadAll(r)
+// judge (CheckArticle in-process, the server's limit remotely); limit, the
+// JSONL line limit, only bounds the memory one file can take.
+func readText(r io.Reader, source string, limit int) item {
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return item{source: source, err: err}
 	}
 	it := item{source: source, size: int64(len(data))}
+	if len(data) > limit {
+		it.err = fmt.Errorf("is larger than %d bytes (--max-text-bytes raises the limit)", limit)
+		return it
+	}
 	title, text, _ := strings.Cut(string(data), "\n")
 	if strings.TrimSpace(text) == "" {
 		title, text = "", title
