@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -241,7 +242,8 @@ func (d *daemon) httpServer(ctx context.Context) (*http.Server, error) {
 		conn.Close()
 		return nil, usageError{err}
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	hs.RegisterOnShutdown(func() { conn.Close() })
 	if d.tls != nil {
 		d.httpLis = tls.NewListener(d.httpLis, d.tls.Clone())
@@ -257,7 +259,8 @@ func (d *daemon) metricsServer() *http.Server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", d.srv.MetricsHandler())
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 }
 
 func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
@@ -299,9 +302,6 @@ func openStore(ctx context.Context, o *options, url string, initial *classifier.
 		if err := os.MkdirAll(o.modelDir, 0o755); err != nil {
 			return nil, fmt.Errorf("model dir: %w", err)
 		}
-		if legacy, err := classifier.LoadFile(filepath.Join(o.modelDir, "active.model")); err == nil {
-			initial = legacy
-		}
 	}
 	st, err := modelstore.Open(ctx, url)
 	if err != nil {
@@ -312,6 +312,18 @@ func openStore(ctx context.Context, o *options, url string, initial *classifier.
 	_, err = st.Active(sctx)
 	switch {
 	case errors.Is(err, modelstore.ErrNoActive):
+		// A damaged active.model fails the start, as it did before the
+		// store: publishing the embedded model in its place would hide it.
+		if o.modelDir != "" {
+			legacy, err := classifier.LoadFile(filepath.Join(o.modelDir, "active.model"))
+			switch {
+			case err == nil:
+				initial = legacy
+			case !errors.Is(err, fs.ErrNotExist):
+				st.Close()
+				return nil, err
+			}
+		}
 		if _, p, err := st.Publish(sctx, initial, modelstore.Pointer{}); err == nil {
 			log.Info("the model store was empty; published the first model", "model_version", p.Version, "store", url)
 		} else if !errors.Is(err, modelstore.ErrConflict) {
