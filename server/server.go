@@ -47,11 +47,6 @@ const (
 	DefaultMaxTrainBytes   = 256 << 20
 )
 
-// MaxMacroF1Drop is how far below the active model's cross-validated
-// macro-F1 a newly trained model's may be before Train refuses it without
-// TrainOptions.force.
-const MaxMacroF1Drop = 0.02
-
 // Config configures a Server. The zero value of every field but Logger is
 // usable.
 type Config struct {
@@ -64,7 +59,8 @@ type Config struct {
 	// model on its active version. Without a store those three calls answer
 	// FailedPrecondition.
 	Store Store
-	// Follow configures how Follow polls Store.
+	// Follow configures how Follow polls Store; a nil Follow.Logger is
+	// Logger.
 	Follow modelstore.FollowOptions
 	// AdminToken is the bearer token Train, ListModels and ActivateModel
 	// need. Empty disables them: they answer PermissionDenied.
@@ -158,6 +154,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	// A refused version or a store that cannot be read is an error of the
+	// server's, so its log gets the follower's lines unless told otherwise.
+	if cfg.Follow.Logger == nil {
+		cfg.Follow.Logger = cfg.Logger
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()

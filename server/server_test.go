@@ -559,9 +559,9 @@ func TestTrainQualityGate(t *testing.T) {
 		{"better", tm.shuffled, tm.clean1, func(d float64) bool { return d < 0 }, false, codes.OK},
 		{"as good", tm.clean0, tm.clean0, func(d float64) bool { return d == 0 }, false, codes.OK},
 		{"slightly worse, within the limit", tm.flipped212, tm.flipped0,
-			func(d float64) bool { return d > 0 && d <= server.MaxMacroF1Drop }, false, codes.OK},
+			func(d float64) bool { return d > 0 && d <= classifier.MaxMacroF1Drop }, false, codes.OK},
 		{"just over the limit", tm.clean2, tm.clean0,
-			func(d float64) bool { return d > server.MaxMacroF1Drop && d < 2*server.MaxMacroF1Drop }, false, codes.FailedPrecondition},
+			func(d float64) bool { return d > classifier.MaxMacroF1Drop && d < 2*classifier.MaxMacroF1Drop }, false, codes.FailedPrecondition},
 		{"much worse", tm.clean1, tm.shuffled, func(d float64) bool { return d > 0.2 }, false, codes.FailedPrecondition},
 		{"much worse but forced", tm.clean1, tm.shuffled, func(d float64) bool { return d > 0.2 }, true, codes.OK},
 	}

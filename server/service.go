@@ -311,11 +311,12 @@ func (s *Server) trainFailure(ctx context.Context, err error) (result string, _ 
 	}
 }
 
-// qualityError refuses a model that is worse than the active one by more
-// than MaxMacroF1Drop.
-func qualityError(newF1 float64, prev modelstore.Manifest) error {
+// qualityError answers a model the quality gate refused: the active model
+// is better by more than classifier.MaxMacroF1Drop.
+func qualityError(qe *classifier.QualityError) error {
+	newF1, prev := qe.MacroF1, qe.Baseline
 	msg := fmt.Sprintf("the new model's cross-validated macro-F1 %.4f is more than %.2f below the active model's %.4f (version %s); set options.force to make it active anyway",
-		newF1, MaxMacroF1Drop, prev.CV.MacroF1, prev.Version)
+		newF1, classifier.MaxMacroF1Drop, prev.CV.MacroF1, prev.Version)
 	st := status.New(codes.FailedPrecondition, msg)
 	if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
 		Type:        "MODEL_QUALITY",

@@ -37,7 +37,9 @@ func errNoStore(method string) error {
 }
 
 // publish stores m and makes it the active version, unless the store's
-// active model is better by more than MaxMacroF1Drop and force is unset;
+// active model is better by more than classifier.MaxMacroF1Drop (the
+// quality gate every adapter applies, classifier.CheckQuality) and force
+// is unset;
 // expected is the pointer read before training. This replica serves m at
 // once; the others follow the store.
 func (s *Server) publish(ctx context.Context, m *classifier.Model, expected modelstore.Pointer, force bool) (_ *artclassv1.TrainResponse, result string, _ error) {
@@ -48,8 +50,10 @@ func (s *Server) publish(ctx context.Context, m *classifier.Model, expected mode
 			return nil, "failed", s.storeError(ctx, "read the active version's manifest", err)
 		}
 		resp.PreviousVersion, resp.PreviousMacroF1 = prev.Version, prev.CV.MacroF1
-		if m.Metadata().CV.MacroF1 < prev.CV.MacroF1-MaxMacroF1Drop && !force {
-			return nil, "rejected", qualityError(m.Metadata().CV.MacroF1, prev)
+		baseline := classifier.Metadata{Version: prev.Version, CV: prev.CV}
+		var qe *classifier.QualityError
+		if err := classifier.CheckQuality(m.Metadata(), baseline); errors.As(err, &qe) && !force {
+			return nil, "rejected", qualityError(qe)
 		}
 	}
 	if _, _, err := s.cfg.Store.Publish(ctx, m, expected); err != nil {
