@@ -125,6 +125,47 @@ var healthServices = []string{"", artclassv1.ClassifierService_ServiceDesc.Servi
 // New creates a Server from cfg. It registers the classifier, health and
 // reflection services; the server accepts calls once Serve runs.
 func New(cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	stopping, stop := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		health:   &healthService{Server: health.NewServer(), stopping: stopping},
+		stop:     stop,
+		registry: cfg.Registry,
+	}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	if st, ok := cfg.Store.(*modelstore.Store); ok {
+		if s.follower, err = modelstore.NewFollower(st, s.swapFromStore, cfg.Follow); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		if err := m.followStore(cfg.Registry, s.follower); err != nil {
+			return nil, err
+		}
+	}
+	s.grpc = grpc.NewServer(append(s.serverOptions(), cfg.ServerOptions...)...)
+	artclassv1.RegisterClassifierServiceServer(s.grpc, &classifierService{s: s})
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	s.metrics.grpc.InitializeMetrics(s.grpc)
+
+	for _, name := range healthServices {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
+	}
+	if cfg.Model != nil {
+		s.SetModel(cfg.Model)
+	}
+	return s, nil
+}
+
+// setDefaults fills in the zero fields of cfg and refuses negative limits.
+func (cfg *Config) setDefaults() error {
 	if cfg.Limits.MaxTextBytes == 0 {
 		cfg.Limits.MaxTextBytes = classifier.DefaultMaxTextBytes
 	}
@@ -138,7 +179,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxTrainBytes = DefaultMaxTrainBytes
 	}
 	if cfg.Limits.MaxTextBytes < 0 || cfg.MaxBatch < 0 || cfg.MaxTrainSamples < 0 || cfg.MaxTrainBytes < 0 {
-		return nil, errors.New("server: limits must not be negative")
+		return errors.New("server: limits must not be negative")
 	}
 	if cfg.Train == nil {
 		cfg.Train = classifier.Train
@@ -163,28 +204,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	stopping, stop := context.WithCancel(context.Background())
-	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		health:   &healthService{Server: health.NewServer(), stopping: stopping},
-		stop:     stop,
-		registry: cfg.Registry,
-	}
-	m, err := newMetrics(cfg.Registry)
-	if err != nil {
-		return nil, err
-	}
-	s.metrics = m
-	if st, ok := cfg.Store.(*modelstore.Store); ok {
-		if s.follower, err = modelstore.NewFollower(st, s.swapFromStore, cfg.Follow); err != nil {
-			return nil, fmt.Errorf("server: %w", err)
-		}
-		if err := m.followStore(cfg.Registry, s.follower); err != nil {
-			return nil, err
-		}
-	}
+	return nil
+}
 
+// serverOptions are the gRPC server's own options: keepalive and the
+// interceptor chains.
+func (s *Server) serverOptions() []grpc.ServerOption {
 	recoverOpt := recovery.WithRecoveryHandlerContext(s.recovered)
 	// The calls that change or list models need the admin token; health,
 	// reflection and the classifying RPCs stay open.
@@ -197,7 +222,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		return false
 	})
-	opts := []grpc.ServerOption{
+	return []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             10 * time.Second,
 			PermitWithoutStream: true,
@@ -205,8 +230,8 @@ func New(cfg Config) (*Server, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:                  2 * time.Minute,
 			Timeout:               20 * time.Second,
-			MaxConnectionAge:      cfg.MaxConnectionAge,
-			MaxConnectionAgeGrace: maxConnectionAgeGrace(cfg.MaxConnectionAge),
+			MaxConnectionAge:      s.cfg.MaxConnectionAge,
+			MaxConnectionAgeGrace: maxConnectionAgeGrace(s.cfg.MaxConnectionAge),
 		}),
 		// The logger is outermost so it sees the code the client gets, and
 		// recovery innermost so a panic is counted and logged as Internal.
@@ -223,19 +248,6 @@ func New(cfg Config) (*Server, error) {
 			selector.StreamServerInterceptor(auth.StreamServerInterceptor(s.authenticateAdmin), adminOnly),
 		),
 	}
-	s.grpc = grpc.NewServer(append(opts, cfg.ServerOptions...)...)
-	artclassv1.RegisterClassifierServiceServer(s.grpc, &classifierService{s: s})
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
-	s.metrics.grpc.InitializeMetrics(s.grpc)
-
-	for _, name := range healthServices {
-		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
-	}
-	if cfg.Model != nil {
-		s.SetModel(cfg.Model)
-	}
-	return s, nil
 }
 
 // Serve accepts connections on lis until Shutdown. It returns nil after a
