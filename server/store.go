@@ -29,6 +29,10 @@ type Store interface {
 	Promote(ctx context.Context, version string, expected modelstore.Pointer) (modelstore.Pointer, error)
 }
 
+// maxVersionBytes is the longest version name modelstore.ValidateVersion
+// accepts.
+const maxVersionBytes = 64
+
 // errNoStore refuses a call that needs a model store on a server without
 // one.
 func errNoStore(method string) error {
@@ -144,6 +148,11 @@ func storedModel(mf modelstore.Manifest, active bool) *artclassv1.StoredModel {
 
 func (c *classifierService) ActivateModel(ctx context.Context, req *artclassv1.ActivateModelRequest) (*artclassv1.ActivateModelResponse, error) {
 	s := c.s
+	// ValidateVersion's error quotes the version, which is fine for a
+	// mistyped one but not for a megabyte of it.
+	if n := len(req.GetVersion()); n > maxVersionBytes {
+		return nil, invalidField("version", "is %d bytes; the limit is %d bytes", n, maxVersionBytes)
+	}
 	if err := modelstore.ValidateVersion(req.GetVersion()); err != nil {
 		return nil, invalidField("version", "%v", err)
 	}
