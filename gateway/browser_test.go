@@ -21,7 +21,7 @@ import (
 // chromium finds the browser: $ARTCLASS_CHROMIUM, or Debian's chromium on
 // the PATH. Without one the browser tests skip, unless
 // ARTCLASS_REQUIRE_BROWSER=1 (CI sets it), when they fail.
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	candidates := []string{os.Getenv("ARTCLASS_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"}
 	for _, c := range candidates {
@@ -44,7 +44,7 @@ func chromium(t *testing.T) string {
 // and returns a chromedp context on its first tab. Console errors and
 // uncaught exceptions of the page fail the test: a script error or a
 // Content-Security-Policy violation shows there first.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t testing.TB) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
@@ -311,4 +311,56 @@ func TestPlaygroundInBrowser(t *testing.T) {
 			t.Errorf("CSV rows %v", recs[1:])
 		}
 	})
+}
+
+// paint is what the browser measured of one load of the playground.
+type paint struct {
+	FirstPaint, FirstContentfulPaint float64 // ms after navigation started
+	ModelShown                       float64 // ms until the model card is filled, GetModel included
+	Bytes                            float64 // the page's files, uncompressed (the API calls not counted)
+}
+
+// BenchmarkPlaygroundFirstPaint loads the playground from a loopback server
+// into headless chromium b.N times and reports first paint, first
+// contentful paint, the time until the model card shows, and the page's
+// weight, from the browser's own performance timeline. The files are
+// fetched anew each time (Cache-Control: no-cache, no validators).
+func BenchmarkPlaygroundFirstPaint(b *testing.B) {
+	ctx := newBrowser(b)
+	s := start(b, withModel(b), gateway.Options{})
+	var sum paint
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := chromedp.Do(ctx,
+			chromedp.Navigate(s.url+"/"),
+			chromedp.WaitVisible(chromedp.CSS("#model-card dl")),
+		)
+		if err != nil {
+			cancel()
+			b.Fatal(err)
+		}
+		m, err := chromedp.Run(ctx, chromedp.Poll[paint](`(() => {
+			const byName = (n) => performance.getEntriesByName(n)[0]?.startTime;
+			const fp = byName("first-paint"), fcp = byName("first-contentful-paint");
+			const shown = byName("artclass:model-shown");
+			if (fp === undefined || fcp === undefined || shown === undefined) return null;
+			const nav = performance.getEntriesByType("navigation")[0];
+			const files = performance.getEntriesByType("resource").filter((r) => r.initiatorType !== "fetch");
+			const bytes = nav.decodedBodySize + files.reduce((n, r) => n + r.decodedBodySize, 0);
+			return { FirstPaint: fp, FirstContentfulPaint: fcp, ModelShown: shown, Bytes: bytes };
+		})()`))
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum.FirstPaint += m.FirstPaint
+		sum.FirstContentfulPaint += m.FirstContentfulPaint
+		sum.ModelShown += m.ModelShown
+		sum.Bytes = m.Bytes
+	}
+	n := float64(b.N)
+	b.ReportMetric(sum.FirstPaint/n, "first-paint-ms")
+	b.ReportMetric(sum.FirstContentfulPaint/n, "first-contentful-paint-ms")
+	b.ReportMetric(sum.ModelShown/n, "model-shown-ms")
+	b.ReportMetric(sum.Bytes, "page-bytes")
 }

@@ -110,19 +110,22 @@ type bodyLimitKey struct{}
 func limitBody(next http.Handler, unary, stream int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bl := &bodyLimit{limit: unary}
-		if streamingPaths[r.URL.Path] {
+		streaming := streamingPaths[r.URL.Path]
+		if streaming {
 			bl.limit = stream
 		}
 		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, bl))
-		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, bl.limit), bl: bl}
+		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, bl.limit), bl: bl, stream: streaming}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// limitedBody notes in bl when its reader stops at the limit.
+// limitedBody notes in bl when its reader stops at the limit. stream says
+// whether the body is a stream of JSON values (see jsonCodec).
 type limitedBody struct {
 	io.ReadCloser
-	bl *bodyLimit
+	bl     *bodyLimit
+	stream bool
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {

@@ -105,7 +105,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 
 	api := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &runtime.JSONPb{
+			Marshaler: jsonCodec{&runtime.JSONPb{
 				// The proto's names, as the CLI's JSON and the proto
 				// documentation spell them; every field, so that a client
 				// sees "labels": [] rather than no key for an article with
@@ -114,7 +114,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 				// Unknown fields are refused so that a typo ("txt") is a
 				// 400 naming it, not a silently empty article.
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			},
+			}},
 		}),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),

@@ -29,8 +29,9 @@ import (
 // connection to it, and the gateway over that connection served by an
 // HTTP server on another loopback port.
 type stack struct {
-	srv *server.Server
-	url string
+	srv  *server.Server
+	conn *grpc.ClientConn // the gateway's connection to srv
+	url  string
 
 	mu      sync.Mutex
 	methods []string // the gRPC methods the server was called with
@@ -103,7 +104,7 @@ func start(t testing.TB, cfg server.Config, opts gateway.Options) *stack {
 	// connection closes, then the gRPC server.
 	t.Cleanup(func() { conn.Close() })
 	t.Cleanup(hs.Close)
-	s.url = hs.URL
+	s.url, s.conn = hs.URL, conn
 	return s
 }
 

@@ -158,6 +158,8 @@
       for (const l of model.labels) labelColor(l);
       $("model-chip").textContent = `model ${model.version}`;
       renderModel(card, model);
+      // For bench/http.sh: when the page is ready to use.
+      performance.mark("artclass:model-shown");
     } catch (err) {
       $("model-chip").textContent = "no model";
       card.replaceChildren(el("div", { class: "error" }, err.message));

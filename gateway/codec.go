@@ -1,0 +1,41 @@
+package gateway
+
+import (
+	"bytes"
+	"io"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/protobuf/proto"
+)
+
+// jsonCodec is grpc-gateway's JSONPb with a faster reader for the body of a
+// unary call. JSONPb reads every body through encoding/json into a
+// json.RawMessage before protojson parses it again, which costs more than
+// classifying the article; a unary body is one JSON value, so it is read
+// whole and parsed once. Streaming bodies (several values one after
+// another) keep JSONPb's reader.
+type jsonCodec struct {
+	*runtime.JSONPb
+}
+
+// NewDecoder returns a decoder for r, a request body.
+func (c jsonCodec) NewDecoder(r io.Reader) runtime.Decoder {
+	lb, ok := r.(*limitedBody)
+	if !ok || lb.stream {
+		return c.JSONPb.NewDecoder(r)
+	}
+	return runtime.DecoderFunc(func(v any) error {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		// An empty body is an empty request, as with JSONPb.
+		if len(bytes.TrimSpace(data)) == 0 {
+			return io.EOF
+		}
+		if m, ok := v.(proto.Message); ok {
+			return c.UnmarshalOptions.Unmarshal(data, m)
+		}
+		return c.JSONPb.Unmarshal(data, v)
+	})
+}
