@@ -1,285 +1,126 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/metadata"
-
 	"github.com/artclass/artclass/classifier"
-	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
-	"github.com/artclass/artclass/server"
+	"github.com/artclass/artclass/internal/testenv"
+	"github.com/artclass/artclass/modelstore"
 )
 
-// beDaemon is the environment variable that makes the test binary run
-// artclassd's main instead of the tests (see TestMain).
-const beDaemon = "ARTCLASSD_TEST_BE_DAEMON"
-
-// TestMain lets the test binary be artclassd: with beDaemon=1 it runs main
-// with its arguments as artclassd's flags. The fault tests start, kill -9
-// and restart it as a child process, which needs no separate build and is
-// the same code, race detector included.
-func TestMain(m *testing.M) {
-	if os.Getenv(beDaemon) == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-// child is artclassd running as a child process.
-type child struct {
-	cmd          *exec.Cmd
-	stdout       *syncBuffer // the JSON log
-	stderr       *syncBuffer
-	exited       chan struct{} // closed once the process has been waited for
-	err          error         // its exit status, once exited is closed
-	addr         string        // its gRPC address, once it listens
-	startupError bool          // whether it exited before listening
-}
-
-// spawn starts artclassd with args and does not wait for it. The ARTCLASS_*
-// variables of the test's environment are left out: the child's
-// configuration is args alone.
-func spawn(t *testing.T, args ...string) *child {
+// storeTmpFiles lists the temporary files of a directory store that are
+// not in old: a create-only write in progress, or one a kill interrupted.
+func storeTmpFiles(t *testing.T, dir string, old []string) []string {
 	t.Helper()
-	c := &child{stdout: new(syncBuffer), stderr: new(syncBuffer), exited: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0], append([]string{"--listen", "127.0.0.1:0"}, args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ARTCLASS_") && !strings.HasPrefix(kv, beDaemon+"=") {
-			c.cmd.Env = append(c.cmd.Env, kv)
+	var out []string
+	for _, pattern := range []string{"versions/*/.*.tmp", "active/.*.tmp"} {
+		m, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	c.cmd.Env = append(c.cmd.Env, beDaemon+"=1")
-	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		c.err = c.cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-	})
-	return c
-}
-
-// startChild starts artclassd with args and waits until it listens.
-func startChild(t *testing.T, args ...string) *child {
-	t.Helper()
-	c := spawn(t, args...)
-	line := c.waitLog(t, "listening", 1)
-	c.addr = line["grpc_addr"].(string)
-	return c
-}
-
-// logLines returns the child's JSON log lines whose msg is msg.
-func (c *child) logLines(msg string) []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(c.stdout.String()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var line map[string]any
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == msg {
-			out = append(out, line)
+		for _, p := range m {
+			if !slices.Contains(old, p) {
+				out = append(out, p)
+			}
 		}
 	}
 	return out
 }
 
-// waitLog waits for the n-th log line whose msg is msg and returns it. It
-// fails at once if the child exits first.
-func (c *child) waitLog(t *testing.T, msg string, n int) map[string]any {
+// checkStoreReadable opens the store at url afresh and checks that a reader
+// sees a whole store: an active version that loads, and a listing whose
+// every version loads. It returns the active version.
+func checkStoreReadable(t *testing.T, url string) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if lines := c.logLines(msg); len(lines) >= n {
-			return lines[n-1]
-		}
-		select {
-		case <-c.exited:
-			if lines := c.logLines(msg); len(lines) >= n {
-				return lines[n-1]
-			}
-			t.Fatalf("artclassd exited (%v) before logging %q #%d\nstdout:\n%s\nstderr:\n%s", c.err, msg, n, c.stdout, c.stderr)
-		case <-time.After(2 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("artclassd did not log %q #%d in 20 s:\n%s", msg, n, c.stdout)
-		}
-	}
-}
-
-// wait waits for the child to exit and returns its exit code.
-func (c *child) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case <-c.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("artclassd did not exit:\n%s", c.stdout)
-	}
-	var ee *exec.ExitError
-	switch {
-	case c.err == nil:
-		return 0
-	case errors.As(c.err, &ee):
-		return ee.ExitCode()
-	default:
-		t.Fatalf("wait: %v", c.err)
-		return -1
-	}
-}
-
-func (c *child) client(t *testing.T) artclassv1.ClassifierServiceClient {
-	t.Helper()
-	conn := dial(t, c.addr, nil)
-	waitServing(t, conn)
-	return artclassv1.NewClassifierServiceClient(conn)
-}
-
-func activeVersion(t *testing.T, client artclassv1.ClassifierServiceClient) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := client.GetModel(ctx, &artclassv1.GetModelRequest{})
-	if err != nil {
-		t.Fatalf("GetModel: %v", err)
-	}
-	return resp.GetModel().GetVersion()
-}
-
-// tmpFiles lists the *.tmp files in dir.
-func tmpFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	tmps, err := filepath.Glob(filepath.Join(dir, "*.tmp"))
+	ctx := testenv.Context(t)
+	st, err := modelstore.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tmps
-}
-
-// roundSamples are trainSamples plus one article only round i has, so
-// that every round trains a model of its own version.
-func roundSamples(i int) []*artclassv1.Sample {
-	return append(trainSamples(), &artclassv1.Sample{
-		Text:   fmt.Sprintf("The derby of round %d was won by marker%d after extra time", i, i),
-		Labels: []string{"sport"},
-	})
-}
-
-// roundOptions are the Train options of every round, and killOptions the
-// classifier options they come to on the server.
-var roundOptions = &artclassv1.TrainOptions{Algorithm: "rocchio", MinDf: 1, Folds: 2, Force: true}
-
-func killOptions() classifier.TrainOptions {
-	o := classifier.DefaultTrainOptions()
-	o.Algorithm, o.MinDF, o.Folds = classifier.AlgorithmRocchio, 1, 2
-	return o
-}
-
-// expectedVersion trains round i's model in the test: training is
-// deterministic, so this is the version the server's model gets if its
-// file lands.
-func expectedVersion(t *testing.T, i int) string {
-	t.Helper()
-	var samples []classifier.Sample
-	for _, s := range roundSamples(i) {
-		samples = append(samples, classifier.Sample{Title: s.GetTitle(), Text: s.GetText(), Labels: s.GetLabels()})
-	}
-	m, err := classifier.Train(context.Background(), samples, killOptions())
+	defer st.Close()
+	p, err := st.Active(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the store's active pointer: %v", err)
 	}
-	return m.Version()
+	list, err := st.List(ctx)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	for _, mf := range list {
+		if _, _, err := st.Load(ctx, mf.Version); err != nil {
+			t.Fatalf("listed version %s does not load: %v", mf.Version, err)
+		}
+	}
+	if _, _, err := st.Load(ctx, p.Version); err != nil {
+		t.Fatalf("the active version %s does not load: %v", p.Version, err)
+	}
+	return p.Version
 }
 
 // TestKillDuringTrain kills artclassd with SIGKILL at random moments while
-// Train runs and writes its model, 20 times, restarting it each time. Every
-// restart must come up (no partial file is ever loaded), serve the last
-// model whose file was complete, and have removed the *.tmp files the kill
-// left. Half the kills are at a random time in the Train call, half just
-// after a temporary file appears, when the model is being written.
+// Train runs and publishes its model to a directory store, and restarts it
+// each time; another replica follows the same store throughout. After
+// every kill the store must read whole (its active version and every listed
+// version load), its active version must be the last one promoted or this
+// round's, a Train that answered OK must be active, the restart must serve
+// the active version from its first answer, and the other replica must
+// follow within a poll plus a second. Half the kills are at a random time
+// in the call, half just after a temporary file of the store appears, when
+// a version or the pointer is being written.
 func TestKillDuringTrain(t *testing.T) {
 	t.Parallel()
-	const rounds = 20
+	const rounds = 16
 	dir := t.TempDir()
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"--model-dir", dir, "--admin-token-file", tokenFile}
-	active := filepath.Join(dir, server.ActiveModelFile)
-	def, err := classifier.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := "file://" + dir
+	args := []string{"--model-dir", dir, "--admin-token-file", writeToken(t), "--store-poll", "1h"}
+	def := testenv.DefaultModel(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 6))
 
-	// lastComplete is the version of the model file in the directory: the
-	// embedded model's until a Train's file lands.
-	lastComplete := def.Version()
-	var trainTook time.Duration // how long an uninterrupted Train takes
+	trainer := startChild(t, args...)
+	waitVersion(t, newClient(t, trainer.addr), def.Version(), true, 20*time.Second)
+	const poll = 250 * time.Millisecond
+	watcher := startChild(t, "--model-dir", dir, "--store-poll", poll.String())
+	watch := newClient(t, watcher.addr)
+
+	active := def.Version() // the version the last completed promotion made active
+	var trainTook time.Duration
 	var midWrite, landed, answered int
 	for round := range rounds + 1 {
-		// A leftover of every kind, besides whatever the last kill left.
-		for _, name := range []string{".active.model.123456.tmp", "active.model.staged.tmp"} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte("ARTCLSMD half a model"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		c := startChild(t, args...)
-		if tmps := tmpFiles(t, dir); len(tmps) > 0 {
-			t.Fatalf("round %d: temporary files left after the start: %v", round, tmps)
-		}
-		client := c.client(t)
-		if got := activeVersion(t, client); got != lastComplete {
-			t.Fatalf("round %d: the restart serves %s, want the last complete model %s", round, got, lastComplete)
-		}
-		source := c.waitLog(t, "model loaded", 1)["source"]
-		if want := map[bool]string{true: active, false: "embedded"}[lastComplete != def.Version()]; source != want {
-			t.Fatalf("round %d: model loaded from %v, want %s", round, source, want)
+		c := newClient(t, trainer.addr)
+		waitServing(t, c)
+		if got := served(t, c); got.Version != active {
+			t.Fatalf("round %d: the restart serves %s at once, want the active %s", round, got.Version, active)
 		}
 		if round == rounds {
 			// The last start only checks what the last kill left.
-			if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			if err := trainer.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			if code := c.wait(t); code != 0 {
+			if code := trainer.wait(t); code != 0 {
 				t.Errorf("exit status %d after SIGTERM, want 0", code)
 			}
 			break
 		}
 
-		want := expectedVersion(t, round)
-		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer tok")
+		want := roundModel(t, round).Version()
+		leftovers := storeTmpFiles(t, dir, nil) // from earlier kills
 		trained := make(chan error, 1)
+		sawWrite := false // a store write was in progress just before the kill
 		began := time.Now()
 		go func() {
-			stream, err := client.Train(ctx)
-			if err == nil {
-				err = stream.Send(&artclassv1.TrainRequest{Options: roundOptions, Samples: roundSamples(round)})
-			}
-			if err == nil {
-				var resp *artclassv1.TrainResponse
-				resp, err = stream.CloseAndRecv()
-				if err == nil && resp.GetModel().GetVersion() != want {
-					err = fmt.Errorf("trained version %s, want %s", resp.GetModel().GetVersion(), want)
-				}
+			res, err := c.Train(context.Background(), samples(roundSamples(round)), roundTrain)
+			if err == nil && res.Model.Version != want {
+				err = fmt.Errorf("trained version %s, want %s", res.Model.Version, want)
 			}
 			trained <- err
 		}()
@@ -292,12 +133,14 @@ func TestKillDuringTrain(t *testing.T) {
 			trainTook = time.Since(began)
 			trained <- nil
 		case round%2 == 1:
-			// At a random moment of the call.
 			time.Sleep(time.Duration(rng.Int64N(int64(trainTook)*3/2 + 1)))
 		default:
-			// Just after the write starts.
 		waitWrite:
-			for time.Since(began) < 10*time.Second && len(tmpFiles(t, dir)) == 0 {
+			for time.Since(began) < 10*time.Second {
+				if len(storeTmpFiles(t, dir, leftovers)) > 0 {
+					sawWrite = true
+					break
+				}
 				select {
 				case err := <-trained: // over before a file was seen
 					trained <- err
@@ -307,44 +150,38 @@ func TestKillDuringTrain(t *testing.T) {
 			}
 			time.Sleep(time.Duration(rng.Int64N(int64(time.Millisecond))))
 		}
-		tmpsAtKill := tmpFiles(t, dir)
-		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		c.wait(t)
-		if len(tmpsAtKill) > 0 {
+		tmpsAtKill := storeTmpFiles(t, dir, leftovers)
+		trainer.kill(t)
+		if sawWrite || len(tmpsAtKill) > 0 {
 			midWrite++
 		}
-
-		// Whatever the kill interrupted, the active file is a whole model:
-		// the last complete one, or this round's if its rename happened.
 		err := <-trained
-		onDisk, lerr := classifier.LoadFile(active)
-		switch {
-		case lerr != nil && lastComplete == def.Version() && errors.Is(lerr, os.ErrNotExist):
-			// No Train has landed yet.
-		case lerr != nil:
-			t.Fatalf("round %d: the active file after the kill does not load: %v", round, lerr)
-		case onDisk.Version() == want:
-			lastComplete = want
-			landed++
-		case onDisk.Version() != lastComplete:
-			t.Fatalf("round %d: the active file holds version %s, neither this round's %s nor the last complete %s",
-				round, onDisk.Version(), want, lastComplete)
+
+		switch got := checkStoreReadable(t, url); got {
+		case want:
+			if active != want {
+				landed++
+			}
+			active = want
+		case active:
+		default:
+			t.Fatalf("round %d: the store's active version is %s, neither this round's %s nor the last %s", round, got, want, active)
 		}
 		if err == nil {
 			answered++
-			if lastComplete != want {
-				t.Fatalf("round %d: Train answered OK but its model is not in the directory", round)
+			if active != want {
+				t.Fatalf("round %d: Train answered OK but its model is not active", round)
 			}
 		}
-		t.Logf("round %2d: killed %v into Train (tmp files then: %d), Train: %v; active file: %s",
-			round, time.Since(began).Round(100*time.Microsecond), len(tmpsAtKill), errSummary(err), lastComplete)
+		waitVersion(t, watch, active, true, poll+time.Second)
+		t.Logf("round %2d: killed %v into Train (during a store write: %v), Train: %v; active: %s",
+			round, time.Since(began).Round(100*time.Microsecond), sawWrite || len(tmpsAtKill) > 0, errSummary(err), active)
+		trainer = startChild(t, append(args, "--listen", trainer.addr)...)
 	}
-	t.Logf("%d kills, %d while a temporary file was there; %d models landed, %d Train calls answered OK before the kill (Train alone takes %v)",
+	t.Logf("%d kills, %d during a store write; %d models landed, %d Train calls answered OK before the kill (Train alone takes %v)",
 		rounds, midWrite, landed, answered, trainTook.Round(time.Millisecond))
 	if midWrite == 0 {
-		t.Errorf("no kill came while a model file was being written, so the test did not test that")
+		t.Errorf("no kill came while the store was being written, so the test did not test that")
 	}
 }
 
@@ -366,11 +203,7 @@ func corruptModels(t *testing.T) []struct {
 	data         []byte
 } {
 	t.Helper()
-	def, err := classifier.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, err := def.MarshalBinary()
+	good, err := testenv.DefaultModel(t).MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,8 +227,9 @@ func corruptModels(t *testing.T) []struct {
 }
 
 // TestCorruptModelAtStart starts artclassd on each kind of broken model
-// file, given with --model or found in --model-dir: it must exit with a
-// non-zero status and one line on standard error that says why.
+// file, given with --model or found as active.model in a --model-dir whose
+// store is empty: it must exit with status 1 and one line on standard error
+// that says why, rather than serve (or publish) another model.
 func TestCorruptModelAtStart(t *testing.T) {
 	t.Parallel()
 	for _, cm := range corruptModels(t) {
@@ -403,7 +237,7 @@ func TestCorruptModelAtStart(t *testing.T) {
 			t.Run(cm.name+" "+how, func(t *testing.T) {
 				t.Parallel()
 				dir := t.TempDir()
-				path := filepath.Join(dir, server.ActiveModelFile)
+				path := filepath.Join(dir, "active.model")
 				if err := os.WriteFile(path, cm.data, 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -411,9 +245,9 @@ func TestCorruptModelAtStart(t *testing.T) {
 				if how == "--model-dir" {
 					arg = dir
 				}
-				c := spawn(t, how, arg)
-				if code := c.wait(t); code == 0 {
-					t.Fatalf("exit status 0 with a broken model file; stderr:\n%s", c.stderr)
+				c := spawn(t, nil, how, arg)
+				if code := c.wait(t); code != 1 {
+					t.Fatalf("exit status %d with a broken model file, want 1; stderr:\n%s", code, c.stderr)
 				}
 				msg := c.stderr.String()
 				if strings.Count(msg, "\n") != 1 || !strings.HasSuffix(msg, "\n") {
@@ -422,29 +256,31 @@ func TestCorruptModelAtStart(t *testing.T) {
 				if want := "artclassd: load model " + path + ": invalid model file: "; !strings.HasPrefix(msg, want) || !strings.Contains(msg, cm.reason) {
 					t.Errorf("stderr %q, want %q… naming %q", msg, want, cm.reason)
 				}
+				if how == "--model-dir" {
+					if _, err := os.Stat(filepath.Join(dir, "active")); !errors.Is(err, os.ErrNotExist) {
+						t.Errorf("something was promoted in the store: %v", err)
+					}
+				}
 			})
 		}
 	}
 }
 
-// TestReloadCorruptModel sends SIGHUP to artclassd after each kind of
-// damage to its model file: the old model keeps serving, and each failure
-// is logged with its reason and counted on the metrics endpoint. A good
-// file then reloads.
+// TestReloadCorruptModel sends SIGHUP to artclassd serving a --model file,
+// without a store, after each kind of damage to the file: the old model
+// keeps serving, and each failure is logged with its reason and counted on
+// the metrics endpoint. A good file then reloads.
 func TestReloadCorruptModel(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	active := filepath.Join(dir, server.ActiveModelFile)
-	def, err := classifier.Default()
-	if err != nil {
+	path := filepath.Join(t.TempDir(), "serving.model")
+	def := testenv.DefaultModel(t)
+	if err := def.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
-	if err := def.WriteFile(active); err != nil {
-		t.Fatal(err)
-	}
-	c := startChild(t, "--model-dir", dir, "--metrics-listen", "127.0.0.1:0")
-	client := c.client(t)
-	metricsURL := "http://" + c.waitLog(t, "serving metrics", 1)["metrics_addr"].(string) + "/metrics"
+	c := startChild(t, "--model", path, "--metrics-listen", "127.0.0.1:0")
+	cl := newClient(t, c.addr)
+	waitServing(t, cl)
+	metricsURL := "http://" + c.waitLog(t, "serving metrics", 1)["addr"].(string) + "/metrics"
 
 	hup := func() {
 		t.Helper()
@@ -453,7 +289,7 @@ func TestReloadCorruptModel(t *testing.T) {
 		}
 	}
 	for i, cm := range corruptModels(t) {
-		if err := os.WriteFile(active, cm.data, 0o644); err != nil {
+		if err := os.WriteFile(path, cm.data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		hup()
@@ -461,46 +297,87 @@ func TestReloadCorruptModel(t *testing.T) {
 		if e, _ := line["err"].(string); !strings.Contains(e, cm.reason) || line["level"] != "ERROR" {
 			t.Errorf("%s: the log line %v, want an ERROR naming %q", cm.name, line, cm.reason)
 		}
-		if want := fmt.Sprintf(`artclass_reload_total{result="failed"} %d`, i+1); !strings.Contains(scrapeURL(t, metricsURL), want) {
+		if want := fmt.Sprintf(`artclass_reload_total{result="failed"} %d`, i+1); !strings.Contains(scrape(t, metricsURL), want) {
 			t.Errorf("%s: metrics lack %s", cm.name, want)
 		}
-		if got := activeVersion(t, client); got != def.Version() {
+		if got := served(t, cl).Version; got != def.Version() {
 			t.Fatalf("%s: serving %s after a failed reload, want the old %s", cm.name, got, def.Version())
 		}
-		if _, err := client.Classify(context.Background(), &artclassv1.ClassifyRequest{Text: article}); err != nil {
+		if _, err := cl.Classify(testenv.Context(t), article, classifier.Filter{}); err != nil {
 			t.Fatalf("%s: Classify after a failed reload: %v", cm.name, err)
 		}
 	}
 
 	// A good, different model reloads.
-	var samples []classifier.Sample
-	for _, s := range trainSamples() {
-		samples = append(samples, classifier.Sample{Title: s.GetTitle(), Text: s.GetText(), Labels: s.GetLabels()})
-	}
-	m, err := classifier.Train(context.Background(), samples, killOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.WriteFile(active); err != nil {
+	m := roundModel(t, 0)
+	if err := m.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
 	hup()
-	waitVersion(t, client, m.Version())
-	if body := scrapeURL(t, metricsURL); !strings.Contains(body, `artclass_reload_total{result="ok"} 1`) {
+	waitVersion(t, cl, m.Version(), false, 10*time.Second)
+	if body := scrape(t, metricsURL); !strings.Contains(body, `artclass_reload_total{result="ok"} 1`) {
 		t.Errorf("metrics lack the good reload")
 	}
 }
 
-func scrapeURL(t *testing.T, url string) string {
-	t.Helper()
-	r, err := http.Get(url)
+// TestStoreRefusesCorruptVersion damages a version's model file in a
+// directory store after it was promoted (bit rot, a bad copy): a replica
+// that polls it refuses it, logs and counts the refusal, keeps serving its
+// model and reports the store's active version as not yet served; rolling
+// back with ActivateModel then brings store and replica together again.
+func TestStoreRefusesCorruptVersion(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	def := testenv.DefaultModel(t)
+	c := startChild(t, "--model-dir", dir, "--store-poll", "1h", "--admin-token-file", writeToken(t), "--metrics-listen", "127.0.0.1:0")
+	cl := newClient(t, c.addr)
+	waitVersion(t, cl, def.Version(), true, 20*time.Second)
+	metricsURL := "http://" + c.waitLog(t, "serving metrics", 1)["addr"].(string) + "/metrics"
+
+	ctx := testenv.Context(t)
+	st, err := modelstore.Open(ctx, "file://"+dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
+	defer st.Close()
+	p, err := st.Active(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	bad := roundModel(t, 0)
+	mf, _, err := st.Publish(ctx, bad, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "versions", mf.Version, "model-"+mf.Checksum+".bin")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x40
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := c.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	line := c.waitLog(t, "model refused; serving the previous model", 1)
+	if line["version"] != bad.Version() || !strings.Contains(fmt.Sprint(line["err"]), "corrupt") {
+		t.Errorf("the refusal %v, want one naming %s as corrupt", line, bad.Version())
+	}
+	if body := scrape(t, metricsURL); !strings.Contains(body, `artclass_store_swaps_total{result="refused"} 1`) {
+		t.Errorf("metrics lack the refusal")
+	}
+	if got := served(t, cl); got.Version != def.Version() || got.StoreActiveVersion != bad.Version() {
+		t.Errorf("GetModel serves %s with the store's %s, want %s with %s", got.Version, got.StoreActiveVersion, def.Version(), bad.Version())
+	}
+	if _, err := cl.Classify(ctx, article, classifier.Filter{}); err != nil {
+		t.Errorf("Classify after a refusal: %v", err)
+	}
+
+	if _, err := cl.ActivateModel(ctx, def.Version()); err != nil {
+		t.Fatalf("ActivateModel of the previous version: %v", err)
+	}
+	waitVersion(t, cl, def.Version(), true, 10*time.Second)
 }

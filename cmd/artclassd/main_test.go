@@ -1,19 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
-	"io"
-	"math/big"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -24,226 +15,122 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
-
 	"github.com/artclass/artclass/classifier"
-	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
-	"github.com/artclass/artclass/server"
+	"github.com/artclass/artclass/client"
+	"github.com/artclass/artclass/internal/testenv"
+	"github.com/artclass/artclass/modelstore"
 )
 
-// syncBuffer collects run's log lines; the test reads them as they come.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// logged waits for a JSON log line whose msg is msg and returns it.
-func (b *syncBuffer) logged(t *testing.T, msg string) map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		sc := bufio.NewScanner(strings.NewReader(b.String()))
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == msg {
-				return line
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("no %q log line; the log:\n%s", msg, b.String())
-	return nil
-}
-
-// daemon is run started in the background.
-type daemon struct {
-	out    *syncBuffer
+// running is run started in the background, in the test's process.
+type running struct {
+	out    *testenv.Buffer
 	cancel context.CancelFunc
 	done   chan error
 	addr   string
 }
 
-func startRun(t *testing.T, args ...string) *daemon {
+// startRun runs artclassd in the test's process with args (and any
+// ARTCLASS_* variables the test set), on free loopback ports, and waits
+// until it listens.
+func startRun(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemon{out: new(syncBuffer), cancel: cancel, done: make(chan error, 1)}
-	stderr := new(syncBuffer)
-	go func() { d.done <- run(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), d.out, stderr) }()
+	r := &running{out: new(testenv.Buffer), cancel: cancel, done: make(chan error, 1)}
+	stderr := new(testenv.Buffer)
+	args = append([]string{"--listen", "127.0.0.1:0", "--http-listen", ""}, args...)
+	go func() { r.done <- run(ctx, args, r.out, stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-d.done:
+		case <-r.done:
 		case <-time.After(20 * time.Second):
 			t.Error("run did not return after its context ended")
 		}
 	})
-	// Wait for the address or an early failure.
-	deadline := time.After(20 * time.Second)
-	for d.addr == "" {
+	deadline := time.After(30 * time.Second)
+	for {
+		if lines := logLines(r.out.String(), "listening"); len(lines) > 0 {
+			r.addr = lines[0]["grpc_addr"].(string)
+			return r
+		}
 		select {
-		case err := <-d.done:
-			t.Fatalf("run returned early: %v\nstdout:\n%s\nstderr:\n%s", err, d.out, stderr)
+		case err := <-r.done:
+			t.Fatalf("run returned early: %v\nstdout:\n%s\nstderr:\n%s", err, r.out, stderr)
 		case <-deadline:
-			t.Fatalf("run did not log its address:\n%s", d.out)
+			t.Fatalf("run did not log its address:\n%s", r.out)
 		case <-time.After(5 * time.Millisecond):
 		}
-		if strings.Contains(d.out.String(), `"msg":"listening"`) {
-			d.addr = d.out.logged(t, "listening")["grpc_addr"].(string)
+	}
+}
+
+// logged waits for a log line whose msg is msg and returns it.
+func (r *running) logged(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if lines := logLines(r.out.String(), msg); len(lines) > 0 {
+			return lines[0]
 		}
 	}
-	return d
+	t.Fatalf("no %q log line; the log:\n%s", msg, r.out)
+	return nil
 }
-
-func dial(t *testing.T, addr string, creds credentials.TransportCredentials) *grpc.ClientConn {
-	t.Helper()
-	if creds == nil {
-		creds = insecure.NewCredentials()
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
-// waitServing polls health until it reports SERVING and returns how long
-// that took.
-func waitServing(t *testing.T, conn *grpc.ClientConn) time.Duration {
-	t.Helper()
-	start := time.Now()
-	h := healthpb.NewHealthClient(conn)
-	for time.Since(start) < 20*time.Second {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		resp, err := h.Check(ctx, &healthpb.HealthCheckRequest{Service: "artclass.v1.ClassifierService"})
-		cancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return time.Since(start)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatal("health never reported SERVING")
-	return 0
-}
-
-const article = "Voters went to the polls on Sunday in a parliamentary election, and the ballot count was close."
 
 func TestRunServesTheEmbeddedModel(t *testing.T) {
-	d := startRun(t, "--metrics-listen", "127.0.0.1:0")
-	conn := dial(t, d.addr, nil)
-	t.Logf("SERVING %v after the address was logged", waitServing(t, conn))
+	r := startRun(t, "--metrics-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
+	c := newClient(t, r.addr)
+	t.Logf("SERVING %v after the address was logged", waitServing(t, c))
 
-	resp, err := artclassv1.NewClassifierServiceClient(conn).Classify(context.Background(), &artclassv1.ClassifyRequest{Text: article})
+	res, err := c.Classify(testenv.Context(t), article, classifier.Filter{})
 	if err != nil {
 		t.Fatalf("Classify: %v", err)
 	}
-	def, err := classifier.Default()
-	if err != nil {
-		t.Fatal(err)
+	def := testenv.DefaultModel(t)
+	if res.ModelVersion != def.Version() {
+		t.Errorf("model_version %q, want the embedded model's %q", res.ModelVersion, def.Version())
 	}
-	if resp.GetModelVersion() != def.Version() {
-		t.Errorf("model_version %q, want the embedded model's %q", resp.GetModelVersion(), def.Version())
+	if m := served(t, c); m.StoreActiveVersion != "" {
+		t.Errorf("store_active_version %q without a store, want empty", m.StoreActiveVersion)
+	}
+	if _, err := c.ListModels(testenv.Context(t)); !errors.Is(err, client.ErrPermissionDenied) {
+		t.Errorf("ListModels without --admin-token-file: %v, want ErrPermissionDenied", err)
 	}
 
-	maddr := d.out.logged(t, "serving metrics")["metrics_addr"].(string)
-	r, err := http.Get("http://" + maddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	if !strings.Contains(string(body), `grpc_server_handled_total{grpc_code="OK",grpc_method="Classify"`) {
+	maddr := r.logged(t, "serving metrics")["addr"].(string)
+	if body := scrape(t, "http://"+maddr+"/metrics"); !strings.Contains(body, `grpc_server_handled_total{grpc_code="OK",grpc_method="Classify"`) {
 		t.Errorf("metrics lack the Classify call:\n%.2000s", body)
 	}
+	// The HTTP gateway answers through the same gRPC server.
+	haddr := r.logged(t, "serving HTTP")["addr"].(string)
+	if body := scrape(t, "http://"+haddr+"/v1/model"); !strings.Contains(body, def.Version()) {
+		t.Errorf("GET /v1/model does not name the embedded model %s:\n%.1000s", def.Version(), body)
+	}
 
-	d.cancel()
-	if err := <-d.done; err != nil {
+	r.cancel()
+	if err := <-r.done; err != nil {
 		t.Errorf("run after a graceful stop: %v", err)
 	}
-	d.done <- nil // for the cleanup
-	d.out.logged(t, "stopped")
+	r.done <- nil // for the cleanup
+	r.logged(t, "stopped")
 }
 
-// trainSamples are short invented articles about two topics and about
-// neither.
-func trainSamples() []*artclassv1.Sample {
-	var out []*artclassv1.Sample
-	for i, s := range []string{
-		"The striker scored twice as the club won the league match",
-		"A late goal sealed the cup final for the visitors",
-		"The tennis champion won the tournament final",
-		"The goalkeeper saved a penalty in the semi final",
-		"The runner set a record in the marathon",
-		"The cyclist won the mountain stage of the race",
-	} {
-		out = append(out, &artclassv1.Sample{Title: "Sport " + string(rune('a'+i)), Text: s, Labels: []string{"sport"}})
-	}
-	for _, s := range []string{
-		"Heavy rain and strong winds are forecast for the coast",
-		"A heatwave pushed temperatures above forty degrees",
-		"Snow closed mountain roads as the storm moved east",
-		"Forecasters warned of flooding after heavy rain",
-		"Thunderstorms and hail are expected on Tuesday",
-		"Fog and frost followed the cold front overnight",
-	} {
-		out = append(out, &artclassv1.Sample{Text: s, Labels: []string{"weather"}})
-	}
-	for _, s := range []string{
-		"The central bank held interest rates steady",
-		"The museum opened an exhibition of photographs",
-		"Parliament debated the budget for schools",
-		"The company reported higher profits this year",
-	} {
-		out = append(out, &artclassv1.Sample{Text: s})
-	}
-	return out
-}
-
-// TestRunSwapsUnderLoad runs artclassd with a model directory and an admin
-// token, classifies continuously, and meanwhile retrains over gRPC and
-// reloads on SIGHUP (once a good file, once a broken one): no call fails.
-func TestRunSwapsUnderLoad(t *testing.T) {
-	dir := t.TempDir()
-	leftover := filepath.Join(dir, "active.model.123.tmp")
-	if err := os.WriteFile(leftover, []byte("half a model"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	def, err := classifier.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+// TestRunFollowsTheStore runs artclassd on an empty model directory, set
+// through ARTCLASS_* variables, and classifies continuously while a Train
+// publishes to the store, another process promotes a version that SIGHUP
+// makes artclassd pick up, and ActivateModel rolls back: no call fails.
+func TestRunFollowsTheStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "models") // created by artclassd
 	t.Setenv("ARTCLASS_MODEL_DIR", dir)
-	t.Setenv("ARTCLASS_ADMIN_TOKEN_FILE", tokenFile)
-	d := startRun(t)
-	conn := dial(t, d.addr, nil)
-	waitServing(t, conn)
-	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
-		t.Errorf("the leftover temporary file is still there: %v", err)
+	t.Setenv("ARTCLASS_ADMIN_TOKEN_FILE", writeToken(t))
+	// Polls only at the start, on a promotion of its own and on SIGHUP.
+	t.Setenv("ARTCLASS_STORE_POLL", "1h")
+	r := startRun(t)
+	c := newClient(t, r.addr)
+	waitServing(t, c)
+	def := testenv.DefaultModel(t)
+	if got := r.logged(t, "the model store was empty; published the first model")["model_version"]; got != def.Version() {
+		t.Errorf("published %v into the empty store, want the embedded model %s", got, def.Version())
 	}
-	if got := d.out.logged(t, "model loaded")["source"]; got != "embedded" {
-		t.Errorf("model source %v, want embedded (the directory had no model)", got)
-	}
-	client := artclassv1.NewClassifierServiceClient(conn)
+	waitVersion(t, c, def.Version(), true, 10*time.Second)
 
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -251,11 +138,9 @@ func TestRunSwapsUnderLoad(t *testing.T) {
 	var calls int
 	var failures []error
 	for range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for ctx.Err() == nil {
-				_, err := client.Classify(ctx, &artclassv1.ClassifyRequest{Text: article})
+				_, err := c.Classify(ctx, article, classifier.Filter{})
 				if ctx.Err() != nil {
 					return
 				}
@@ -266,49 +151,55 @@ func TestRunSwapsUnderLoad(t *testing.T) {
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 
-	// Retrain: the new model is written to the directory and served.
-	tctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer tok")
-	stream, err := client.Train(tctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Send(&artclassv1.TrainRequest{
-		Options: &artclassv1.TrainOptions{Algorithm: "rocchio", MinDf: 1, Folds: 2, Force: true},
-		Samples: trainSamples(),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	trained, err := stream.CloseAndRecv()
+	// Train publishes to the directory's store and serves its model.
+	trained, err := c.Train(testenv.Context(t), samples(roundSamples(1)), roundTrain)
 	if err != nil {
 		t.Fatalf("Train: %v", err)
 	}
-	onDisk, err := classifier.LoadFile(filepath.Join(dir, server.ActiveModelFile))
-	if err != nil || onDisk.Version() != trained.GetModel().GetVersion() {
-		t.Fatalf("model file after Train: %v, %v; want version %s", onDisk, err, trained.GetModel().GetVersion())
+	if want := roundModel(t, 1).Version(); trained.Model.Version != want || trained.PreviousVersion != def.Version() {
+		t.Errorf("Train made %s active, replacing %s; want %s replacing %s", trained.Model.Version, trained.PreviousVersion, want, def.Version())
 	}
+	waitVersion(t, c, trained.Model.Version, true, 5*time.Second)
 
-	// Another model file replaces it; SIGHUP makes it active.
-	if err := def.WriteFile(filepath.Join(dir, server.ActiveModelFile)); err != nil {
+	// Another process promotes a version; SIGHUP polls the store at once.
+	other, err := modelstore.Open(testenv.Context(t), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	p, err := other.Active(testenv.Context(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := roundModel(t, 2)
+	if _, _, err := other.Publish(testenv.Context(t), third, p); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	d.out.logged(t, "SIGHUP: reloading the model")
-	waitVersion(t, client, def.Version())
+	r.logged(t, "SIGHUP: polling the model store")
+	waitVersion(t, c, third.Version(), true, 10*time.Second)
 
-	// A broken file: SIGHUP keeps the model.
-	if err := os.WriteFile(filepath.Join(dir, server.ActiveModelFile), []byte("broken"), 0o644); err != nil {
-		t.Fatal(err)
+	// ActivateModel rolls back to the embedded model.
+	act, err := c.ActivateModel(testenv.Context(t), def.Version())
+	if err != nil {
+		t.Fatalf("ActivateModel: %v", err)
 	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
+	if act.PreviousVersion != third.Version() {
+		t.Errorf("ActivateModel replaced %s, want %s", act.PreviousVersion, third.Version())
 	}
-	d.out.logged(t, "reload failed; keeping the active model")
-	waitVersion(t, client, def.Version())
+	waitVersion(t, c, def.Version(), true, 5*time.Second)
+	list, err := c.ListModels(testenv.Context(t))
+	if err != nil {
+		t.Fatalf("ListModels: %v", err)
+	}
+	if len(list.Models) != 3 || list.ActiveVersion != def.Version() {
+		t.Errorf("ListModels: %d versions, %s active; want 3, %s", len(list.Models), list.ActiveVersion, def.Version())
+	}
 
 	time.Sleep(50 * time.Millisecond)
 	stop()
@@ -316,146 +207,125 @@ func TestRunSwapsUnderLoad(t *testing.T) {
 	if len(failures) > 0 || calls == 0 {
 		t.Fatalf("%d calls, %d failed: %v", calls, len(failures), failures)
 	}
-	t.Logf("%d calls during a Train and two SIGHUPs, none failed", calls)
+	t.Logf("%d calls during a Train, a promotion by SIGHUP and a rollback, none failed", calls)
 }
 
-// waitVersion waits until the server's active model has version v.
-func waitVersion(t *testing.T, client artclassv1.ClassifierServiceClient, v string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := client.GetModel(context.Background(), &artclassv1.GetModelRequest{})
-		if err == nil && resp.GetModel().GetVersion() == v {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("active model %v (%v), want %s", resp.GetModel().GetVersion(), err, v)
-		}
-		time.Sleep(5 * time.Millisecond)
+// TestRunPublishesTheModelDirsModel starts artclassd on a --model-dir that
+// holds an active.model from before the store: that model, not the
+// embedded one, becomes the store's first version.
+func TestRunPublishesTheModelDirsModel(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	legacy := testenv.WeakModel(t)
+	if err := legacy.WriteFile(filepath.Join(dir, "active.model")); err != nil {
+		t.Fatal(err)
 	}
+	c := startChild(t, "--model-dir", dir)
+	waitVersion(t, newClient(t, c.addr), legacy.Version(), true, 20*time.Second)
 }
 
 func TestRunFlagErrors(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	tests := []struct {
-		name string
-		args []string
-		env  map[string]string
-		want string
+		name  string
+		args  []string
+		env   map[string]string
+		want  string
+		usage bool // exit status 2 rather than 1
 	}{
-		{"unknown flag", []string{"--nope"}, nil, "nope"},
-		{"cert without key", []string{"--tls-cert", "x"}, nil, "--tls-cert and --tls-key"},
-		{"client CA without TLS", []string{"--client-ca", "x"}, nil, "--client-ca needs"},
-		{"bad log level", []string{"--log-level", "loud"}, nil, "--log-level"},
-		{"bad log format", []string{"--log-format", "xml"}, nil, "--log-format"},
-		{"bad env value", nil, map[string]string{"ARTCLASS_MAX_BATCH": "many"}, "ARTCLASS_MAX_BATCH"},
-		{"zero batch", []string{"--max-batch", "0"}, nil, "--max-batch"},
-		{"missing token file", []string{"--admin-token-file", "/nonexistent/token"}, nil, "admin token"},
-		{"missing model", []string{"--model", "/nonexistent/model"}, nil, "load model"},
-		{"arguments", []string{"serve"}, nil, "only flags"},
+		{"unknown flag", []string{"--nope"}, nil, "nope", true},
+		{"arguments", []string{"serve"}, nil, "only flags", true},
+		{"cert without key", []string{"--tls-cert", "x"}, nil, "--tls-cert and --tls-key", true},
+		{"client CA without TLS", []string{"--client-ca", "x"}, nil, "--client-ca needs", true},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "--log-level", true},
+		{"bad log format", []string{"--log-format", "xml"}, nil, "--log-format", true},
+		{"bad env value", nil, map[string]string{"ARTCLASS_MAX_BATCH": "many"}, "ARTCLASS_MAX_BATCH", true},
+		{"zero batch", []string{"--max-batch", "0"}, nil, "--max-batch", true},
+		{"store poll too short", []string{"--model-dir", "x", "--store-poll", "10ms"}, nil, "--store-poll", true},
+		{"model dir and store", []string{"--model-dir", "x", "--model-store", "mem://"}, nil, "give one of them", true},
+		{"cache without store", []string{"--model-cache", "x"}, nil, "--model-cache", true},
+		{"store URL scheme", []string{"--model-store", "ftp://host/dir"}, nil, "--model-store", true},
+		{"negative shutdown delay", []string{"--shutdown-delay", "-1s"}, nil, "must not be negative", true},
+		{"missing token file", []string{"--admin-token-file", "/nonexistent/token"}, nil, "admin token", false},
+		{"missing model", []string{"--model", "/nonexistent/model"}, nil, "load model", false},
+		{"taken port", []string{"--listen", taken.Addr().String()}, nil, "gRPC listener", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
 			var out, errOut bytes.Buffer
-			err := run(ctx, append([]string{"--listen", "127.0.0.1:0"}, tt.args...), &out, &errOut)
+			err := run(testenv.Context(t), append([]string{"--listen", "127.0.0.1:0", "--http-listen", ""}, tt.args...), &out, &errOut)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("run = %v, want an error mentioning %q", err, tt.want)
+				t.Fatalf("run = %v, want an error mentioning %q", err, tt.want)
+			}
+			if got := errors.As(err, new(usageError)); got != tt.usage {
+				t.Errorf("run = %v: a usage error (exit status 2): %v, want %v", err, got, tt.usage)
 			}
 		})
 	}
 }
 
-// certs is a CA with a server and a client certificate it signed, as PEM
-// files in a temporary directory.
-type certs struct {
-	caFile, certFile, keyFile     string
-	clientCertFile, clientKeyFile string
-	pool                          *x509.CertPool
-	clientCert                    tls.Certificate
-}
-
-func newCerts(t *testing.T) *certs {
-	t.Helper()
-	dir := t.TempDir()
-	c := new(certs)
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "artclass test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+// TestExitStatus runs artclassd's main as a process: a usage error exits
+// 2, another failure 1, both with one line on standard error, and --help
+// vets the environment as a start would.
+func TestExitStatus(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		env        []string
+		args       []string
+		wantStatus int
+		wantStderr string
+		wantStdout string
+	}{
+		{"unknown flag", nil, []string{"--nope"}, 2, "artclassd: unknown flag: --nope", ""},
+		{"bad variable", []string{"ARTCLASS_STORE_POLL=soon"}, nil, 2, "ARTCLASS_STORE_POLL", ""},
+		{"missing model", nil, []string{"--model", "/nonexistent/model"}, 1, "artclassd: load model", ""},
+		{"help", nil, []string{"--help"}, 0, "", "--model-store URL"},
+		{"help with a bad variable", []string{"ARTCLASS_MAX_BATCH=0"}, []string{"--help"}, 2, "--max-batch 0 must be positive", ""},
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := spawn(t, tt.env, tt.args...)
+			if got := c.wait(t); got != tt.wantStatus {
+				t.Errorf("exit status %d, want %d; stderr:\n%s", got, tt.wantStatus, c.stderr)
+			}
+			stderr := c.stderr.String()
+			if tt.wantStderr != "" && (!strings.Contains(stderr, tt.wantStderr) || strings.Count(stderr, "\n") != 1) {
+				t.Errorf("stderr %q, want one line with %q", stderr, tt.wantStderr)
+			}
+			if !strings.Contains(c.stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.wantStdout, c.stdout)
+			}
+		})
 	}
-	ca, _ := x509.ParseCertificate(caDER)
-	c.pool = x509.NewCertPool()
-	c.pool.AddCert(ca)
-	c.caFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
-
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (certFile, keyFile string, pair tls.Certificate) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, _ := x509.MarshalECPrivateKey(key)
-		certFile = writePEM(t, dir, name+".pem", "CERTIFICATE", der)
-		keyFile = writePEM(t, dir, name+"-key.pem", "EC PRIVATE KEY", keyDER)
-		pair, err = tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return certFile, keyFile, pair
-	}
-	c.certFile, c.keyFile, _ = leaf("server", 2, x509.ExtKeyUsageServerAuth)
-	c.clientCertFile, c.clientKeyFile, c.clientCert = leaf("client", 3, x509.ExtKeyUsageClientAuth)
-	return c
-}
-
-func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func TestRunTLS(t *testing.T) {
-	c := newCerts(t)
-	tlsOnly := startRun(t, "--tls-cert", c.certFile, "--tls-key", c.keyFile)
-	mtls := startRun(t, "--tls-cert", c.certFile, "--tls-key", c.keyFile, "--client-ca", c.caFile)
+	pki := testenv.NewPKI(t)
+	tlsOnly := startRun(t, "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey)
+	mtls := startRun(t, "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey, "--client-ca", pki.CAFile,
+		"--http-listen", "127.0.0.1:0")
 
-	classify := func(addr string, creds credentials.TransportCredentials) error {
-		conn := dial(t, addr, creds)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, err := artclassv1.NewClassifierServiceClient(conn).Classify(ctx, &artclassv1.ClassifyRequest{Text: article})
-		return err
-	}
-	serverOnly := credentials.NewTLS(&tls.Config{RootCAs: c.pool})
-	withCert := credentials.NewTLS(&tls.Config{RootCAs: c.pool, Certificates: []tls.Certificate{c.clientCert}})
-	untrusted := credentials.NewTLS(&tls.Config{})
+	serverOnly := []client.Option{client.WithCAFile(pki.CAFile)}
+	withCert := []client.Option{client.WithCAFile(pki.CAFile), client.WithClientCert(pki.ClientCert, pki.ClientKey)}
+	untrusted := []client.Option{client.WithTLS(&tls.Config{})}
 	tests := []struct {
 		name   string
 		addr   string
-		creds  credentials.TransportCredentials
+		opts   []client.Option
 		wantOK bool
 	}{
 		{"TLS", tlsOnly.addr, serverOnly, true},
 		{"TLS, server not trusted", tlsOnly.addr, untrusted, false},
-		{"TLS server, plaintext client", tlsOnly.addr, insecure.NewCredentials(), false},
+		{"TLS server, plaintext client", tlsOnly.addr, nil, false},
 		{"mTLS with a client certificate", mtls.addr, withCert, true},
 		{"mTLS without a client certificate", mtls.addr, serverOnly, false},
 	}
@@ -466,10 +336,37 @@ func TestRunTLS(t *testing.T) {
 			if tt.addr == mtls.addr {
 				good = withCert
 			}
-			waitServing(t, dial(t, tt.addr, good))
-			err := classify(tt.addr, tt.creds)
+			waitServing(t, newClient(t, tt.addr, good...))
+			_, err := newClient(t, tt.addr, tt.opts...).Classify(testenv.Context(t), article, classifier.Filter{})
 			if (err == nil) != tt.wantOK {
 				t.Errorf("Classify = %v, want success %v", err, tt.wantOK)
+			}
+		})
+	}
+
+	// The HTTP gateway is behind the same mTLS.
+	pool, err := client.LoadCertPool(pki.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(pki.ClientCert, pki.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "https://" + mtls.logged(t, "serving HTTP")["addr"].(string) + "/healthz"
+	for _, tt := range []struct {
+		name   string
+		certs  []tls.Certificate
+		wantOK bool
+	}{{"HTTPS with a client certificate", []tls.Certificate{cert}, true}, {"HTTPS without", nil, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: tt.certs}}}
+			resp, err := hc.Get(url)
+			if err == nil {
+				resp.Body.Close()
+			}
+			if ok := err == nil && resp.StatusCode == http.StatusOK; ok != tt.wantOK {
+				t.Errorf("GET /healthz: %v (status %v), want success %v", err, resp, tt.wantOK)
 			}
 		})
 	}
