@@ -65,7 +65,7 @@ docs/cli.md has the details.`,
 			if o.jobs == 0 {
 				o.jobs = defaultJobs(be)
 			}
-			in.args, in.include, in.stdin, in.maxLine = args, include, cmd.InOrStdin(), mf.limits().MaxLineBytes()
+			in.args, in.include, in.stdin, in.limits = args, include, cmd.InOrStdin(), mf.limits()
 			return classify(cmd.Context(), be, &in, o, stdout, stderr)
 		},
 	}
@@ -135,18 +135,21 @@ func classify(ctx context.Context, be backend, in *inputs, o classifyOptions, st
 	bar := newProgress(stderr, in, o.quiet)
 	var total, failed int
 	report := func(source string, err error) {
+		if tooLong := (*classifier.TooLongError)(nil); errors.As(err, &tooLong) {
+			err = fmt.Errorf("%w (--max-text-bytes raises the limit)", err)
+		}
 		failed++
 		bar.clear()
 		fmt.Fprintf(stderr, "artclass: %s: %v\n", source, err)
 	}
-	err := classifyEach(ctx, be, in.each, o.filter, o.jobs, o.batchSize, func(it item, v verdict) error {
+	err := classifyEach(ctx, be, in.each, o.filter, o.jobs, o.batchSize, func(it classifier.ArticleRecord, v verdict) error {
 		total++
-		bar.add(it.size)
+		bar.add(it.Bytes)
 		switch {
-		case it.err != nil:
-			report(it.source, it.err)
+		case it.Err != nil:
+			report(it.Source, it.Err)
 		case v.err != nil:
-			report(it.source, v.err)
+			report(it.Source, v.err)
 		default:
 			return out.write(it, v)
 		}
@@ -169,7 +172,7 @@ func classify(ctx context.Context, be backend, in *inputs, o classifyOptions, st
 
 // batch is a run of items classified in one call.
 type batch struct {
-	items    []item
+	items    []classifier.ArticleRecord
 	verdicts []verdict // one per item without an error, in order
 	err      error
 	done     chan struct{}
@@ -184,7 +187,7 @@ const maxBatchBytes = 1 << 20
 // not be read has its err set and no verdict). Memory is bounded by about
 // 2·jobs batches however many inputs there are. It returns the first error
 // of a whole batch (an unreachable server), of reading the inputs, or of fn.
-func classifyEach(ctx context.Context, be backend, each func(context.Context, func(item) error) error, f classifier.Filter, jobs, batchSize int, fn func(item, verdict) error) error {
+func classifyEach(ctx context.Context, be backend, each func(context.Context, func(classifier.ArticleRecord) error) error, f classifier.Filter, jobs, batchSize int, fn func(classifier.ArticleRecord, verdict) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	ordered := make(chan *batch, jobs)
 	g.Go(func() error {
@@ -222,7 +225,7 @@ func classifyEach(ctx context.Context, be backend, each func(context.Context, fu
 			k := 0
 			for _, it := range b.items {
 				var v verdict
-				if it.err == nil {
+				if it.Err == nil {
 					v, k = b.verdicts[k], k+1
 				}
 				if err := fn(it, v); err != nil {
@@ -237,7 +240,7 @@ func classifyEach(ctx context.Context, be backend, each func(context.Context, fu
 
 // batches groups the items each yields into batches of at most batchSize
 // readable items and maxBatchBytes of text, and calls emit with each.
-func batches(ctx context.Context, each func(context.Context, func(item) error) error, batchSize int, emit func(*batch) error) error {
+func batches(ctx context.Context, each func(context.Context, func(classifier.ArticleRecord) error) error, batchSize int, emit func(*batch) error) error {
 	cur := &batch{done: make(chan struct{})}
 	var n, size int
 	flush := func() error {
@@ -245,9 +248,9 @@ func batches(ctx context.Context, each func(context.Context, func(item) error) e
 		cur, n, size = &batch{done: make(chan struct{})}, 0, 0
 		return emit(b)
 	}
-	err := each(ctx, func(it item) error {
+	err := each(ctx, func(it classifier.ArticleRecord) error {
 		cur.items = append(cur.items, it)
-		if it.err == nil {
+		if it.Err == nil {
 			n++
 			size += len(it.Title) + len(it.Text)
 		}
@@ -266,7 +269,7 @@ func batches(ctx context.Context, each func(context.Context, func(item) error) e
 func (b *batch) articles() []classifier.Article {
 	out := make([]classifier.Article, 0, len(b.items))
 	for _, it := range b.items {
-		if it.err == nil {
+		if it.Err == nil {
 			out = append(out, it.Article)
 		}
 	}

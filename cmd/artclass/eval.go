@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/evalreport"
 )
 
 func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -55,7 +56,7 @@ a confusion matrix and a reliability diagram.`, classifier.LongArticleWords),
 			}
 			ev.Model, ev.Data = be.where(), data
 			if reportDir != "" {
-				if err := writeReport(reportDir, ev); err != nil {
+				if err := evalreport.Write(reportDir, *ev); err != nil {
 					return err
 				}
 				fmt.Fprintf(stderr, "report written to %s\n", reportDir)
@@ -65,7 +66,7 @@ a confusion matrix and a reliability diagram.`, classifier.LongArticleWords),
 				enc.SetIndent("", "  ")
 				return enc.Encode(ev)
 			}
-			return writeEvaluation(stdout, ev)
+			return evalreport.WriteText(stdout, *ev)
 		},
 	}
 	f := cmd.Flags()
@@ -74,17 +75,6 @@ a confusion matrix and a reliability diagram.`, classifier.LongArticleWords),
 	f.StringVarP(&format, "output", "o", "table", "output format: table or json")
 	f.StringVar(&reportDir, "report", "", "write report.md and its PNG plots into `DIR`")
 	return cmd
-}
-
-// evaluation is what eval prints: the reports of a model on labelled
-// samples, overall and by length, with what was evaluated.
-type evaluation struct {
-	ModelVersion string `json:"model_version"`
-	// Model names the model file or the server.
-	Model string `json:"model"`
-	// Data are the sample files.
-	Data []string `json:"data"`
-	classifier.LengthReport
 }
 
 // evalBatch is how many samples go in one call (fewer when they pass
@@ -97,24 +87,24 @@ const (
 // evaluate classifies every sample with be and scores the verdicts with
 // classifier.ScoreByLength: the metrics an in-process classifier.Evaluate
 // computes.
-func evaluate(ctx context.Context, be backend, samples []classifier.Sample) (*evaluation, error) {
+func evaluate(ctx context.Context, be backend, samples []classifier.Sample) (*evalreport.Evaluation, error) {
 	md, err := be.model(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ev := &evaluation{ModelVersion: md.Version}
+	ev := &evalreport.Evaluation{ModelVersion: md.Version}
 	results := make([]classifier.Result, len(samples))
-	each := func(_ context.Context, yield func(item) error) error {
+	each := func(_ context.Context, yield func(classifier.ArticleRecord) error) error {
 		for i, s := range samples {
 			a := classifier.Article{Title: s.Title, Text: s.Text}
-			if err := yield(item{source: strconv.Itoa(i), Article: a}); err != nil {
+			if err := yield(classifier.ArticleRecord{Source: strconv.Itoa(i), Article: a}); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	i := 0
-	err = classifyEach(ctx, be, each, classifier.Filter{}, evalJobs, evalBatch, func(_ item, v verdict) error {
+	err = classifyEach(ctx, be, each, classifier.Filter{}, evalJobs, evalBatch, func(_ classifier.ArticleRecord, v verdict) error {
 		if v.err != nil {
 			return fmt.Errorf("sample %d (%.40q): %w", i, samples[i].Text, v.err)
 		}
@@ -127,30 +117,4 @@ func evaluate(ctx context.Context, be backend, samples []classifier.Sample) (*ev
 	}
 	ev.LengthReport = classifier.ScoreByLength(md.Labels, samples, results, classifier.LongArticleWords)
 	return ev, nil
-}
-
-// writeEvaluation prints the table of every sample, then of the short and
-// the long ones.
-func writeEvaluation(w io.Writer, ev *evaluation) error {
-	parts := []struct {
-		name string
-		r    classifier.Report
-	}{
-		{"", ev.All},
-		{fmt.Sprintf("short samples (under %d words)", ev.MinWords), ev.Short},
-		{fmt.Sprintf("long samples (%d words or more)", ev.MinWords), ev.Long},
-	}
-	fmt.Fprintf(w, "model %s on %d samples:\n", ev.ModelVersion, ev.All.N)
-	for i, p := range parts {
-		if i > 0 {
-			fmt.Fprintf(w, "\n%s: %d\n", p.name, p.r.N)
-			if p.r.N == 0 {
-				continue
-			}
-		}
-		if err := writeReportTable(w, p.r); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"errors"
-	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"gonum.org/v1/plot/vg/draw"
 	"google.golang.org/grpc"
 
 	"github.com/artclass/artclass/classifier"
@@ -201,34 +199,5 @@ func TestEveryCommandReadsARTCLASS_ADDR(t *testing.T) {
 	t.Setenv("ARTCLASS_TOP_K", "x")
 	if _, _, err := runCLI(t, "", "classify", "--local"); err == nil || !strings.Contains(err.Error(), "ARTCLASS_TOP_K (--top-k)") {
 		t.Errorf("a bad variable: %v, want it named", err)
-	}
-}
-
-// TestReportPlotsReadable: every cell colour of the confusion matrix gets
-// a number colour with WCAG AA contrast; reliability counts sit beside
-// their points, inside the plot; the diagonal shows around the model line.
-func TestReportPlotsReadable(t *testing.T) {
-	for i, bg := range confusionPalette() {
-		if c := contrast(textColor(bg), bg); c < 4.5 {
-			t.Errorf("palette colour %d %v: text contrast %.2f, want at least 4.5", i, bg, c)
-		}
-	}
-	if textColor(color.White) != color.Black || textColor(color.RGBA{R: 128, A: 255}) != color.White {
-		t.Error("textColor picks the wrong colour for white or dark red")
-	}
-	for _, pt := range [][2]float64{{0.05, 0.0}, {0.5, 0.5}, {0.97, 1.0}, {0.99, 0.02}} {
-		align, dx, dy := countOffset(pt[0], pt[1])
-		if dx == 0 || dy == 0 {
-			t.Errorf("count at %v sits on its point", pt)
-		}
-		if pt[0] > 0.8 && (align != draw.XRight || dx > 0) {
-			t.Errorf("count at %v runs off the right edge", pt)
-		}
-		if pt[1] < 0.1 && dy < 0 {
-			t.Errorf("count at %v runs off the bottom", pt)
-		}
-	}
-	if diagonalWidth <= modelWidth {
-		t.Errorf("diagonal %v no wider than the model line %v: one hides the other", diagonalWidth, modelWidth)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/artclass/artclass/client"
+	"github.com/artclass/artclass/evalreport"
 )
 
 func newModelCmd(stdout io.Writer) *cobra.Command {
@@ -79,7 +80,7 @@ func writeModel(w io.Writer, md modelInfo) error {
 		return err
 	}
 	fmt.Fprintf(w, "%d-fold cross-validation of %s:\n", o.Folds, md.Algorithm)
-	return writeReportTable(w, md.CV)
+	return evalreport.WriteTable(w, md.CV)
 }
 
 func newHealthCmd(stdout io.Writer) *cobra.Command {

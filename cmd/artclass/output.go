@@ -54,7 +54,7 @@ func newResultWriter(w io.Writer, format string, labels []string, explain, color
 	return rw
 }
 
-func (rw *resultWriter) write(it item, v verdict) error {
+func (rw *resultWriter) write(it classifier.ArticleRecord, v verdict) error {
 	defer func() { rw.n++ }()
 	switch rw.format {
 	case "jsonl", "json":
@@ -80,8 +80,8 @@ func (rw *resultWriter) write(it item, v verdict) error {
 	}
 }
 
-func (rw *resultWriter) result(it item, v verdict) result {
-	r := result{Source: it.source, ID: it.ID, Labels: v.Labels(), ModelVersion: v.version, Warning: v.Warning, Topics: make([]topicJSON, len(v.Topics))}
+func (rw *resultWriter) result(it classifier.ArticleRecord, v verdict) result {
+	r := result{Source: it.Source, ID: it.ID, Labels: v.Labels(), ModelVersion: v.version, Warning: v.Warning, Topics: make([]topicJSON, len(v.Topics))}
 	if r.Labels == nil {
 		r.Labels = []string{}
 	}
@@ -94,7 +94,7 @@ func (rw *resultWriter) result(it item, v verdict) result {
 	return r
 }
 
-func (rw *resultWriter) writeCSV(it item, v verdict) error {
+func (rw *resultWriter) writeCSV(it classifier.ArticleRecord, v verdict) error {
 	if rw.n == 0 {
 		header := append([]string{"source", "id", "labels", "model_version"}, rw.labels...)
 		if rw.explain {
@@ -104,7 +104,7 @@ func (rw *resultWriter) writeCSV(it item, v verdict) error {
 			return err
 		}
 	}
-	row := []string{it.source, it.ID, strings.Join(v.Labels(), ";"), v.version}
+	row := []string{it.Source, it.ID, strings.Join(v.Labels(), ";"), v.version}
 	for _, l := range rw.labels {
 		cell := ""
 		for _, t := range v.Topics {
@@ -126,7 +126,7 @@ func (rw *resultWriter) writeCSV(it item, v verdict) error {
 	return rw.csv.Write(row)
 }
 
-func (rw *resultWriter) writeTable(it item, v verdict) error {
+func (rw *resultWriter) writeTable(it classifier.ArticleRecord, v verdict) error {
 	tw := tabwriter.NewWriter(rw.w, 0, 0, 2, ' ', 0)
 	labels := strings.Join(v.Labels(), ", ")
 	if labels == "" {
@@ -134,7 +134,7 @@ func (rw *resultWriter) writeTable(it item, v verdict) error {
 	} else if rw.color {
 		labels = "\x1b[1;32m" + labels + "\x1b[0m"
 	}
-	source := it.source
+	source := it.Source
 	if it.ID != "" {
 		source += " (id " + it.ID + ")"
 	}

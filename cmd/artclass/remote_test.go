@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/evalreport"
 	"github.com/artclass/artclass/internal/testenv"
 	"github.com/artclass/artclass/server"
 )
@@ -252,7 +253,7 @@ func TestEvalReport(t *testing.T) {
 	if remote != local {
 		t.Errorf("eval through the server:\n%s\nin-process:\n%s", remote, local)
 	}
-	for _, name := range []string{confusionFile, reliabilityFile} {
+	for _, name := range []string{evalreport.ConfusionFile, evalreport.ReliabilityFile} {
 		f, err := os.Open(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -267,11 +268,11 @@ func TestEvalReport(t *testing.T) {
 			t.Errorf("%s is %v, too small", name, b)
 		}
 	}
-	md, err := os.ReadFile(filepath.Join(dir, reportFile))
+	md, err := os.ReadFile(filepath.Join(dir, evalreport.ReportFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| elections |", "macro-F1", "](" + confusionFile + ")", "](" + reliabilityFile + ")"} {
+	for _, want := range []string{"| elections |", "macro-F1", "](" + evalreport.ConfusionFile + ")", "](" + evalreport.ReliabilityFile + ")"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)
 		}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/artclass/artclass/classifier"
 	"github.com/artclass/artclass/client"
+	"github.com/artclass/artclass/evalreport"
 )
 
 // trainFlags are train's options.
@@ -171,7 +171,7 @@ func (tf *trainFlags) local(ctx context.Context, fs *pflag.FlagSet, ov classifie
 		fmt.Fprintf(stdout, "  baseline %s (%s): %.4f\n", baseline.m.Version(), baseline.name, baseline.m.Metadata().CV.MacroF1)
 	}
 	fmt.Fprintf(stdout, "%d-fold cross-validation of %s:\n", md.Options.Folds, md.Algorithm)
-	return writeReportTable(stdout, md.CV)
+	return evalreport.WriteTable(stdout, md.CV)
 }
 
 // save writes the model to --out and puts it into --store, as given.
@@ -264,7 +264,7 @@ func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifi
 		fmt.Fprintf(stdout, "  it replaced %s (cross-validated macro-F1 %.4f)\n", res.PreviousVersion, res.PreviousMacroF1)
 	}
 	fmt.Fprintf(stdout, "%d-fold cross-validation of %s:\n", md.Options.Folds, md.Algorithm)
-	return writeReportTable(stdout, md.CV)
+	return evalreport.WriteTable(stdout, md.CV)
 }
 
 // readSamples checks and reads every sample of the given JSONL files,
@@ -299,18 +299,4 @@ func warnRare(stderr io.Writer, check *classifier.SampleChecker) {
 	for _, r := range check.Rare() {
 		fmt.Fprintf(stderr, "artclass: warning: %s\n", r)
 	}
-}
-
-func writeReportTable(w io.Writer, r classifier.Report) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "label\tprecision\trecall\tF1\tsupport\t")
-	for _, l := range r.PerLabel {
-		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%d\t\n", l.Label, l.Precision, l.Recall, l.F1, l.Support)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(w, "n=%d  micro-F1=%.4f  macro-F1=%.4f  exact-match=%.4f  hamming-loss=%.4f  ECE=%.4f\n",
-		r.N, r.MicroF1, r.MacroF1, r.ExactMatch, r.HammingLoss, r.ECE)
-	return err
 }

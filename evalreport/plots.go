@@ -1,15 +1,9 @@
-package main
+package evalreport
 
 import (
-	"bytes"
-	_ "embed"
 	"fmt"
 	"image/color"
 	"math"
-	"os"
-	"path/filepath"
-	"strings"
-	"text/template"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette/brewer"
@@ -20,48 +14,7 @@ import (
 	"github.com/artclass/artclass/classifier"
 )
 
-// The files of an eval --report directory.
-const (
-	reportFile      = "report.md"
-	confusionFile   = "confusion.png"
-	reliabilityFile = "reliability.png"
-)
-
-// reportTemplate is report.md: the metrics tables, the plots, and how to
-// read them.
-//
-//go:embed report.md.tmpl
-var reportTemplate string
-
-// writeReport writes report.md and its plots into dir.
-func writeReport(dir string, ev *evaluation) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := savePlot(confusionPlot(ev.All.Confusion), 5.5*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, confusionFile)); err != nil {
-		return err
-	}
-	if err := savePlot(reliabilityPlot(ev.All.Reliability, ev.All.ECE), 5*vg.Inch, 5*vg.Inch, filepath.Join(dir, reliabilityFile)); err != nil {
-		return err
-	}
-	tmpl, err := template.New(reportFile).Funcs(template.FuncMap{
-		"f3":   func(x float64) string { return fmt.Sprintf("%.3f", x) },
-		"f4":   func(x float64) string { return fmt.Sprintf("%.4f", x) },
-		"join": strings.Join,
-	}).Parse(reportTemplate)
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	var b bytes.Buffer
-	if err := tmpl.Execute(&b, ev); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, reportFile), b.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	return nil
-}
-
+// savePlot draws p into a PNG file at path.
 func savePlot(p *plot.Plot, w, h vg.Length, path string) error {
 	if err := p.Save(w, h, path); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -124,6 +77,8 @@ func luminance(c color.Color) float64 {
 	return 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(b)
 }
 
+// confusionPlot draws cm as a heat map of row shares, each cell labelled
+// with its share and count.
 func confusionPlot(cm *classifier.Confusion) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = "Confusion matrix (share of the row's articles)"
@@ -190,6 +145,8 @@ func countOffset(x, y float64) (xAlign draw.XAlignment, dx, dy vg.Length) {
 	return xAlign, dx, dy
 }
 
+// reliabilityPlot draws the bins' mean confidence against their share of
+// positives over the diagonal of perfect calibration.
 func reliabilityPlot(bins []classifier.ReliabilityBin, ece float64) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Reliability diagram (ECE %.4f)", ece)
