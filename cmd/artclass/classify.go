@@ -103,9 +103,10 @@ type classifyOptions struct {
 // check refuses options no run can use; the filter's rules are the
 // classifier's.
 func (o *classifyOptions) check() error {
+	if err := checkFormat("classify", o.format, "table", "json", "jsonl", "csv"); err != nil {
+		return err
+	}
 	switch {
-	case o.format != "table" && o.format != "json" && o.format != "jsonl" && o.format != "csv":
-		return usagef("classify: -o must be table, json, jsonl or csv, not %q", o.format)
 	case o.jobs < 0:
 		return usagef("classify: -j %d must be positive", o.jobs)
 	case o.batchSize < 1 || o.batchSize > 1000:

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -38,8 +37,8 @@ a confusion matrix and a reliability diagram.`, classifier.LongArticleWords),
 			if len(data) == 0 {
 				return usagef("eval: --data is required")
 			}
-			if format != "table" && format != "json" {
-				return usagef("eval: -o must be table or json, not %q", format)
+			if err := checkFormat("eval", format, "table", "json"); err != nil {
+				return err
 			}
 			be, err := mf.open(cmd.Flags(), stderr)
 			if err != nil {
@@ -61,12 +60,7 @@ a confusion matrix and a reliability diagram.`, classifier.LongArticleWords),
 				}
 				fmt.Fprintf(stderr, "report written to %s\n", reportDir)
 			}
-			if format == "json" {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(ev)
-			}
-			return evalreport.WriteText(stdout, *ev)
+			return printAs(stdout, format, *ev, evalreport.WriteText)
 		},
 	}
 	f := cmd.Flags()

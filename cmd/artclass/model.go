@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -33,8 +32,8 @@ server's answer has what the API carries, a file describes itself in full.`,
   artclass model --model my.model`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "table" && format != "json" {
-				return usagef("model: -o must be table or json, not %q", format)
+			if err := checkFormat("model", format, "table", "json"); err != nil {
+				return err
 			}
 			be, err := mf.open(cmd.Flags(), cmd.ErrOrStderr())
 			if err != nil {
@@ -45,12 +44,7 @@ server's answer has what the API carries, a file describes itself in full.`,
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(md)
-			}
-			return writeModel(stdout, md)
+			return printAs(stdout, format, md, writeModel)
 		},
 	}
 	mf.register(cmd.Flags(), true)
@@ -145,28 +139,14 @@ it within its poll interval. The quality gate does not apply: a person chose.
 		Short: "List the stored model versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "table" && format != "json" {
-				return usagef("models list: -o must be table or json, not %q", format)
+			if err := checkFormat("models list", format, "table", "json"); err != nil {
+				return err
 			}
 			l, err := listModels(cmd, store, open, &conn)
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(l)
-			}
-			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "\tversion\tcreated\tmacro-F1\tsamples\tparent")
-			for _, m := range l.Models {
-				mark := ""
-				if m.Active {
-					mark = "*"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%s\n", mark, m.Version, m.Created.UTC().Format(time.RFC3339), m.CV.MacroF1, m.Samples, m.ParentVersion)
-			}
-			return tw.Flush()
+			return printAs(stdout, format, l, writeModelList)
 		},
 	}
 	list.Flags().StringVarP(&format, "output", "o", "table", "output format: table or json")
@@ -187,6 +167,20 @@ it within its poll interval. The quality gate does not apply: a person chose.
 	cmd.PersistentFlags().StringVar(&store, "store", "", "work on the model store at `URL` (file:///dir, s3://bucket?…) instead of a server's")
 	cmd.AddCommand(list, activate)
 	return cmd
+}
+
+// writeModelList prints one stored version a line, the active one marked.
+func writeModelList(w io.Writer, l client.ModelList) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tversion\tcreated\tmacro-F1\tsamples\tparent")
+	for _, m := range l.Models {
+		mark := ""
+		if m.Active {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%s\n", mark, m.Version, m.Created.UTC().Format(time.RFC3339), m.CV.MacroF1, m.Samples, m.ParentVersion)
+	}
+	return tw.Flush()
 }
 
 // listModels lists the versions of --store, or of the server's store.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -33,6 +34,25 @@ type topicJSON struct {
 	Confidence float64 `json:"confidence"`
 	// Terms are the terms behind an assigned label, with --explain.
 	Terms []classifier.Term `json:"terms,omitempty"`
+}
+
+// checkFormat refuses an -o value that command cannot print.
+func checkFormat(command, format string, formats ...string) error {
+	if slices.Contains(formats, format) {
+		return nil
+	}
+	last := len(formats) - 1
+	return usagef("%s: -o must be %s or %s, not %q", command, strings.Join(formats[:last], ", "), formats[last], format)
+}
+
+// printAs prints v as indented JSON for -o json, and with table otherwise.
+func printAs[T any](w io.Writer, format string, v T, table func(io.Writer, T) error) error {
+	if format != "json" {
+		return table(w, v)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // resultWriter prints results in one of the output formats as they come.

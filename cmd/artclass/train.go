@@ -88,29 +88,24 @@ active model. --force keeps a worse model either way.`,
 // overrides are the training options given by flag or variable: the rest
 // keep the defaults of whoever trains (this process or the server).
 func overrides(fs *pflag.FlagSet, o *classifier.TrainOptions) classifier.TrainOverrides {
-	var ov classifier.TrainOverrides
-	if fs.Changed("algorithm") {
-		ov.Algorithm = &o.Algorithm
+	return classifier.TrainOverrides{
+		Algorithm:   ifChanged(fs, "algorithm", &o.Algorithm),
+		MinDF:       ifChanged(fs, "min-df", &o.MinDF),
+		MaxFeatures: ifChanged(fs, "max-features", &o.MaxFeatures),
+		Bigrams:     ifChanged(fs, "bigrams", &o.Bigrams),
+		L2:          ifChanged(fs, "l2", &o.L2),
+		Folds:       ifChanged(fs, "folds", &o.Folds),
+		Seed:        ifChanged(fs, "seed", &o.Seed),
 	}
-	if fs.Changed("min-df") {
-		ov.MinDF = &o.MinDF
+}
+
+// ifChanged is v when the flag name was set, and nil (keep the default)
+// otherwise.
+func ifChanged[T any](fs *pflag.FlagSet, name string, v *T) *T {
+	if fs.Changed(name) {
+		return v
 	}
-	if fs.Changed("max-features") {
-		ov.MaxFeatures = &o.MaxFeatures
-	}
-	if fs.Changed("bigrams") {
-		ov.Bigrams = &o.Bigrams
-	}
-	if fs.Changed("l2") {
-		ov.L2 = &o.L2
-	}
-	if fs.Changed("folds") {
-		ov.Folds = &o.Folds
-	}
-	if fs.Changed("seed") {
-		ov.Seed = &o.Seed
-	}
-	return ov
+	return nil
 }
 
 // local trains in-process and writes --out, stores into --store, or both.
