@@ -3,6 +3,8 @@ package modelstore
 import (
 	"context"
 	"errors"
+	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -280,4 +282,34 @@ func TestNewFollowerRejects(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrInvalid", tc.name, err)
 		}
 	}
+}
+
+// TestFollowerNoticesDirectoryGone: a follower that knows a generation
+// reads only the next one each poll, and a directory store whose root has
+// gone answers that read with "not found", like a store where nothing
+// changed. The poll must count as failed, so the replica's lag shows.
+func TestFollowerNoticesDirectoryGone(t *testing.T) {
+	t.Parallel()
+	ms := mustModels(t)
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String())
+	if _, _, err := s.Publish(context.Background(), ms[1], Pointer{}); err != nil {
+		t.Fatal(err)
+	}
+	updates, f := follow(t, s, FollowOptions{Interval: 20 * time.Millisecond}, nil)
+	nextUpdate(t, updates, ms[1].Version())
+	if err := os.Rename(dir, dir+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, f, "a failed poll", func(st Status) bool { return st.PollErrors > 0 })
+	if err := os.Rename(dir+".moved", dir); err != nil {
+		t.Fatal(err)
+	}
+	before := f.Status().PollErrors
+	waitStatus(t, f, "a good poll after the directory is back", func(st Status) bool {
+		return st.Polls > 0 && st.PollErrors == before && !st.LastAgreed.IsZero() && time.Since(st.LastAgreed) < time.Second
+	})
 }

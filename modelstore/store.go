@@ -670,6 +670,11 @@ func (s *Store) advance(ctx context.Context, p Pointer) (Pointer, error) {
 	for {
 		rec, err := s.readPointer(ctx, p.Generation+1)
 		if errors.Is(err, ErrNotFound) {
+			// A directory store whose root has gone also answers "not
+			// found"; that is an unreachable store, not an unchanged one.
+			if err := s.checkReady(); err != nil {
+				return Pointer{}, fmt.Errorf("read active pointer: %w", err)
+			}
 			return p, nil
 		}
 		if err != nil {
