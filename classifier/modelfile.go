@@ -300,95 +300,22 @@ func (r *reader) floats(what string, n int) []float64 {
 	return out
 }
 
+// decodePayload decodes and validates a model file's payload (after the
+// header and checksum) of the given format version: metadata, vocabulary,
+// weights, and the content version they must hash to.
 func decodePayload(p []byte, format uint32) (*Model, error) {
 	r := &reader{b: p}
-	js := r.bytes("metadata", r.uvarint("metadata length", uint64(len(p))))
-	if r.err != nil {
-		return nil, r.err
-	}
-	var meta Metadata
-	if err := json.Unmarshal(js, &meta); err != nil {
-		return nil, corrupt("metadata: %v", err)
+	meta, js, err := decodeMetadata(r, format)
+	if err != nil {
+		return nil, err
 	}
 	tablesRaw := r.b
-	L := len(meta.Labels)
-	if L == 0 {
-		return nil, corrupt("metadata lists no labels")
+	m := &Model{meta: meta, tok: NewTokeniser(meta.Options.Bigrams)}
+	if m.terms, err = decodeTerms(r, meta.Terms, len(meta.Labels), m.tok); err != nil {
+		return nil, err
 	}
-	for i, l := range meta.Labels {
-		if err := ValidateLabel(l); err != nil {
-			return nil, corrupt("metadata: %v", err)
-		}
-		if i > 0 && meta.Labels[i-1] >= l {
-			return nil, corrupt("metadata: labels are not sorted and distinct")
-		}
-	}
-	if err := meta.Options.Validate(); err != nil {
-		return nil, corrupt("metadata: options: %v", err)
-	}
-	if format == 1 && meta.Options.PassageWords != 0 {
-		return nil, corrupt("metadata: format 1 has no passages, but passage_words is %d", meta.Options.PassageWords)
-	}
-	// Each term takes at least 2 bytes of name and 8·(1+L) of weights.
-	nTerms := r.uvarint("term count", uint64(len(r.b))/uint64(2+8*(1+L)))
-	if r.err != nil {
-		return nil, r.err
-	}
-	if nTerms != meta.Terms {
-		return nil, corrupt("term count %d disagrees with metadata (%d)", nTerms, meta.Terms)
-	}
-	m := &Model{meta: meta, tok: NewTokeniser(meta.Options.Bigrams), terms: make([]string, nTerms)}
-	seen := make(map[string]struct{}, nTerms)
-	for i := range m.terms {
-		t := string(r.bytes("term", r.uvarint("term length", maxTokenBytes*2+1)))
-		if r.err != nil {
-			return nil, r.err
-		}
-		if err := checkTerm(t, m.tok); err != nil {
-			return nil, corrupt("term %d: %v", i, err)
-		}
-		if _, dup := seen[t]; dup {
-			return nil, corrupt("term %q appears twice", t)
-		}
-		seen[t] = struct{}{}
-		m.terms[i] = t
-	}
-	for i, t := range m.terms {
-		if a, b, ok := strings.Cut(t, " "); ok {
-			_, okA := seen[a]
-			_, okB := seen[b]
-			if !okA || !okB {
-				return nil, corrupt("bigram %d (%q) has a word missing from the vocabulary", i, t)
-			}
-		}
-	}
-	m.idf = r.floats("idf", nTerms)
-	m.coef = r.floats("coefficients", nTerms*L)
-	perLabel := 5
-	if format == 1 {
-		perLabel = 4
-	}
-	per := r.floats("label parameters", perLabel*L)
-	if r.err != nil {
-		return nil, r.err
-	}
-	if len(r.b) != 0 {
-		return nil, corrupt("%d unread bytes after the tables", len(r.b))
-	}
-	if slices.ContainsFunc(m.idf, func(x float64) bool { return x < 0 }) {
-		return nil, corrupt("negative idf weight")
-	}
-	m.bias, m.cal = make([]float64, L), make([]calibrated, L)
-	for l := range L {
-		p := per[perLabel*l : perLabel*(l+1)]
-		if format == 1 {
-			m.bias[l], m.cal[l] = p[0], calibrated{a: p[1], b: p[2], threshold: p[3]}
-		} else {
-			m.bias[l], m.cal[l] = p[0], calibrated{a: p[1], c: p[2], b: p[3], threshold: p[4]}
-		}
-		if !(m.cal[l].threshold >= 0 && m.cal[l].threshold <= 1) {
-			return nil, corrupt("threshold of label %q is %v, outside [0, 1]", meta.Labels[l], m.cal[l].threshold)
-		}
+	if err := decodeWeights(r, m, format); err != nil {
+		return nil, err
 	}
 	m.compile()
 	v, err := contentVersion(js, tablesRaw)
@@ -406,6 +333,115 @@ func decodePayload(p []byte, format uint32) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// decodeMetadata reads the metadata JSON at the start of the payload and
+// checks its labels (valid, sorted, distinct) and options; it returns the
+// JSON too, which the content version hashes.
+func decodeMetadata(r *reader, format uint32) (Metadata, []byte, error) {
+	var meta Metadata
+	js := r.bytes("metadata", r.uvarint("metadata length", uint64(len(r.b))))
+	if r.err != nil {
+		return meta, nil, r.err
+	}
+	if err := json.Unmarshal(js, &meta); err != nil {
+		return meta, nil, corrupt("metadata: %v", err)
+	}
+	if len(meta.Labels) == 0 {
+		return meta, nil, corrupt("metadata lists no labels")
+	}
+	for i, l := range meta.Labels {
+		if err := ValidateLabel(l); err != nil {
+			return meta, nil, corrupt("metadata: %v", err)
+		}
+		if i > 0 && meta.Labels[i-1] >= l {
+			return meta, nil, corrupt("metadata: labels are not sorted and distinct")
+		}
+	}
+	if err := meta.Options.Validate(); err != nil {
+		return meta, nil, corrupt("metadata: options: %v", err)
+	}
+	if format == 1 && meta.Options.PassageWords != 0 {
+		return meta, nil, corrupt("metadata: format 1 has no passages, but passage_words is %d", meta.Options.PassageWords)
+	}
+	return meta, js, nil
+}
+
+// decodeTerms reads the vocabulary of a model with labels labels: as many
+// terms as the metadata counts (want), each one tok could have produced,
+// none twice, and every bigram's words in the vocabulary too.
+func decodeTerms(r *reader, want, labels int, tok *Tokeniser) ([]string, error) {
+	// Each term takes at least 2 bytes of name and 8·(1+L) of weights.
+	nTerms := r.uvarint("term count", uint64(len(r.b))/uint64(2+8*(1+labels)))
+	if r.err != nil {
+		return nil, r.err
+	}
+	if nTerms != want {
+		return nil, corrupt("term count %d disagrees with metadata (%d)", nTerms, want)
+	}
+	terms := make([]string, nTerms)
+	seen := make(map[string]struct{}, nTerms)
+	for i := range terms {
+		t := string(r.bytes("term", r.uvarint("term length", maxTokenBytes*2+1)))
+		if r.err != nil {
+			return nil, r.err
+		}
+		if err := checkTerm(t, tok); err != nil {
+			return nil, corrupt("term %d: %v", i, err)
+		}
+		if _, dup := seen[t]; dup {
+			return nil, corrupt("term %q appears twice", t)
+		}
+		seen[t] = struct{}{}
+		terms[i] = t
+	}
+	for i, t := range terms {
+		if a, b, ok := strings.Cut(t, " "); ok {
+			_, okA := seen[a]
+			_, okB := seen[b]
+			if !okA || !okB {
+				return nil, corrupt("bigram %d (%q) has a word missing from the vocabulary", i, t)
+			}
+		}
+	}
+	return terms, nil
+}
+
+// decodeWeights reads the tables after the vocabulary into m: IDF weights
+// (none negative), coefficients, and each label's bias, calibration and
+// threshold (in [0, 1]; format 1 has no passage coefficient). Nothing may
+// follow them.
+func decodeWeights(r *reader, m *Model, format uint32) error {
+	nTerms, L := len(m.terms), len(m.meta.Labels)
+	m.idf = r.floats("idf", nTerms)
+	m.coef = r.floats("coefficients", nTerms*L)
+	perLabel := 5
+	if format == 1 {
+		perLabel = 4
+	}
+	per := r.floats("label parameters", perLabel*L)
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.b) != 0 {
+		return corrupt("%d unread bytes after the tables", len(r.b))
+	}
+	if slices.ContainsFunc(m.idf, func(x float64) bool { return x < 0 }) {
+		return corrupt("negative idf weight")
+	}
+	m.bias, m.cal = make([]float64, L), make([]calibrated, L)
+	for l := range L {
+		p := per[perLabel*l : perLabel*(l+1)]
+		if format == 1 {
+			m.bias[l], m.cal[l] = p[0], calibrated{a: p[1], b: p[2], threshold: p[3]}
+		} else {
+			m.bias[l], m.cal[l] = p[0], calibrated{a: p[1], c: p[2], b: p[3], threshold: p[4]}
+		}
+		if !(m.cal[l].threshold >= 0 && m.cal[l].threshold <= 1) {
+			return corrupt("threshold of label %q is %v, outside [0, 1]", m.meta.Labels[l], m.cal[l].threshold)
+		}
+	}
+	return nil
 }
 
 // checkTerm reports whether t is a term tok could have produced: one token,
