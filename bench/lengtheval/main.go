@@ -60,90 +60,128 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	trainSet, err := classifier.ReadSamplesFile(filepath.Join(*shared, "train.jsonl"))
+	trainSet, sets, err := readSets(*shared, *longeval)
 	if err != nil {
-		return fmt.Errorf("read train: %w", err)
+		return err
 	}
-	sets := map[string][]classifier.Sample{}
-	if sets["dev"], err = classifier.ReadSamplesFile(filepath.Join(*shared, "dev.jsonl")); err != nil {
-		return fmt.Errorf("read dev: %w", err)
-	}
-	files, err := filepath.Glob(*longeval)
-	if err != nil {
-		return fmt.Errorf("longeval: %w", err)
-	}
-	for _, f := range files {
-		s, err := classifier.ReadSamplesFile(f)
-		if err != nil {
-			return fmt.Errorf("read longeval: %w", err)
-		}
-		sets["longeval"] = append(sets["longeval"], s...)
-	}
-	if len(sets["longeval"]) == 0 {
-		return errors.New("no long evaluation articles: --longeval matches no file")
-	}
-
 	opts := classifier.DefaultTrainOptions()
 	opts.SyntheticLong = *synthetic
 	opts.PassageWords = *passage
 	opts.Created = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	start := time.Now()
-	trained, err := classifier.Train(ctx, trainSet, opts)
+	models, err := trainModels(ctx, trainSet, opts, *corpus)
 	if err != nil {
 		return err
 	}
-	trainSecs := time.Since(start).Seconds()
-	def, err := classifier.Default()
+	results, err := evaluate(models, sets, *minWords)
 	if err != nil {
 		return err
-	}
-	type model struct {
-		name  string
-		model *classifier.Model
-		secs  float64
-	}
-	models := []model{{"train.jsonl", trained, trainSecs}, {"embedded default", def, 0}}
-	if *corpus {
-		var samples []classifier.Sample
-		for _, p := range classifier.DefaultCorpus {
-			s, err := classifier.ReadSamplesFile(p)
-			if err != nil {
-				return fmt.Errorf("read corpus: %w", err)
-			}
-			samples = append(samples, s...)
-		}
-		start := time.Now()
-		m, err := classifier.Train(ctx, samples, opts)
-		if err != nil {
-			return err
-		}
-		models = append(models, model{"corpus", m, time.Since(start).Seconds()})
-	}
-	var results []result
-	for _, m := range models {
-		data, err := m.model.MarshalBinary()
-		if err != nil {
-			return err
-		}
-		md := m.model.Metadata()
-		r := result{Model: m.name, TrainSecs: m.secs, FileBytes: len(data), CVMacroF1: md.CV.MacroF1,
-			Algorithm: md.Algorithm, Synthetic: md.Synthetic, Evaluation: map[string]classifier.LengthReport{}}
-		for name, samples := range sets {
-			r.Evaluation[name] = classifier.EvaluateByLength(m.model, samples, *minWords)
-		}
-		results = append(results, r)
 	}
 	if *out == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
-	for _, r := range results {
-		fmt.Fprintf(stdout, "== %s model: %s, CV macro-F1 %.3f, %d synthetic, %d bytes", r.Model, r.Algorithm, r.CVMacroF1, r.Synthetic, r.FileBytes)
-		if r.TrainSecs > 0 {
-			fmt.Fprintf(stdout, ", trained in %.2f s", r.TrainSecs)
+	writeText(stdout, results)
+	return nil
+}
+
+// readSets reads the training samples (shared/train.jsonl) and the
+// evaluation sets: "dev" (shared/dev.jsonl) and "longeval" (the files
+// longeval matches).
+func readSets(shared, longeval string) ([]classifier.Sample, map[string][]classifier.Sample, error) {
+	trainSet, err := classifier.ReadSamplesFile(filepath.Join(shared, "train.jsonl"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read train: %w", err)
+	}
+	sets := map[string][]classifier.Sample{}
+	if sets["dev"], err = classifier.ReadSamplesFile(filepath.Join(shared, "dev.jsonl")); err != nil {
+		return nil, nil, fmt.Errorf("read dev: %w", err)
+	}
+	files, err := filepath.Glob(longeval)
+	if err != nil {
+		return nil, nil, fmt.Errorf("longeval: %w", err)
+	}
+	for _, f := range files {
+		s, err := classifier.ReadSamplesFile(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read longeval: %w", err)
 		}
-		fmt.Fprintln(stdout)
+		sets["longeval"] = append(sets["longeval"], s...)
+	}
+	if len(sets["longeval"]) == 0 {
+		return nil, nil, errors.New("no long evaluation articles: --longeval matches no file")
+	}
+	return trainSet, sets, nil
+}
+
+// model is one model under evaluation, and how long it took to train.
+type model struct {
+	name  string
+	model *classifier.Model
+	secs  float64
+}
+
+// trainModels trains on trainSet with opts, and with corpus on the default
+// model's recipe too; the embedded default model stands beside them.
+func trainModels(ctx context.Context, trainSet []classifier.Sample, opts classifier.TrainOptions, corpus bool) ([]model, error) {
+	start := time.Now()
+	trained, err := classifier.Train(ctx, trainSet, opts)
+	if err != nil {
+		return nil, err
+	}
+	trainSecs := time.Since(start).Seconds()
+	def, err := classifier.Default()
+	if err != nil {
+		return nil, err
+	}
+	models := []model{{"train.jsonl", trained, trainSecs}, {"embedded default", def, 0}}
+	if !corpus {
+		return models, nil
+	}
+	var samples []classifier.Sample
+	for _, p := range classifier.DefaultCorpus {
+		s, err := classifier.ReadSamplesFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read corpus: %w", err)
+		}
+		samples = append(samples, s...)
+	}
+	start = time.Now()
+	m, err := classifier.Train(ctx, samples, opts)
+	if err != nil {
+		return nil, err
+	}
+	return append(models, model{"corpus", m, time.Since(start).Seconds()}), nil
+}
+
+// evaluate scores every model on every set, whole and by length.
+func evaluate(models []model, sets map[string][]classifier.Sample, minWords int) ([]result, error) {
+	var results []result
+	for _, m := range models {
+		data, err := m.model.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		md := m.model.Metadata()
+		r := result{Model: m.name, TrainSecs: m.secs, FileBytes: len(data), CVMacroF1: md.CV.MacroF1,
+			Algorithm: md.Algorithm, Synthetic: md.Synthetic, Evaluation: map[string]classifier.LengthReport{}}
+		for name, samples := range sets {
+			r.Evaluation[name] = classifier.EvaluateByLength(m.model, samples, minWords)
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// writeText prints each model's line and its reports on dev and longeval,
+// all, short and long.
+func writeText(w io.Writer, results []result) {
+	for _, r := range results {
+		fmt.Fprintf(w, "== %s model: %s, CV macro-F1 %.3f, %d synthetic, %d bytes", r.Model, r.Algorithm, r.CVMacroF1, r.Synthetic, r.FileBytes)
+		if r.TrainSecs > 0 {
+			fmt.Fprintf(w, ", trained in %.2f s", r.TrainSecs)
+		}
+		fmt.Fprintln(w)
 		for _, set := range []string{"dev", "longeval"} {
 			lr := r.Evaluation[set]
 			for _, part := range []struct {
@@ -153,11 +191,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 				if part.rep.N == 0 || part.name != "all" && part.rep.N == lr.All.N {
 					continue // the set is all short or all long
 				}
-				fmt.Fprintf(stdout, "  %-8s %-5s %s\n", set, part.name, line(part.rep))
+				fmt.Fprintf(w, "  %-8s %-5s %s\n", set, part.name, line(part.rep))
 			}
 		}
 	}
-	return nil
 }
 
 // line prints a report on one line: n, macro- and micro-F1, ECE, and each
