@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -107,6 +108,8 @@ type Server struct {
 	active   atomic.Pointer[activeModel]
 	training atomic.Bool
 	follower *modelstore.Follower // nil without a store
+	storeMu  sync.Mutex           // orders installs of stored versions
+	storeGen uint64               // the pointer generation of the last installed one
 	draining atomic.Bool          // set by BeginShutdown: health stays NOT_SERVING
 }
 

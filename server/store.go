@@ -60,13 +60,14 @@ func (s *Server) publish(ctx context.Context, m *classifier.Model, expected mode
 			return nil, "rejected", qualityError(qe)
 		}
 	}
-	if _, _, err := s.cfg.Store.Publish(ctx, m, expected); err != nil {
+	_, p, err := s.cfg.Store.Publish(ctx, m, expected)
+	if err != nil {
 		if errors.Is(err, modelstore.ErrConflict) {
 			return nil, "conflict", conflictError(err)
 		}
 		return nil, "failed", s.storeError(ctx, "publish the trained model", err)
 	}
-	s.SetModel(m)
+	s.installStored(m, p.Generation)
 	s.wake()
 	return resp, "ok", nil
 }
@@ -165,7 +166,8 @@ func (c *classifierService) ActivateModel(ctx context.Context, req *artclassv1.A
 	}
 	// Promote verifies the version loads before it moves the pointer; a
 	// person chose it, so the quality gate does not apply.
-	if _, err := s.cfg.Store.Promote(ctx, req.GetVersion(), expected); err != nil {
+	p, err := s.cfg.Store.Promote(ctx, req.GetVersion(), expected)
+	if err != nil {
 		if errors.Is(err, modelstore.ErrConflict) {
 			return nil, conflictError(err)
 		}
@@ -178,7 +180,7 @@ func (c *classifierService) ActivateModel(ctx context.Context, req *artclassv1.A
 		s.wake()
 		return nil, s.storeError(ctx, "load "+req.GetVersion(), err)
 	}
-	s.SetModel(m)
+	s.installStored(m, p.Generation)
 	s.wake()
 	noteCall(ctx, m.Version(), 0)
 	s.log.InfoContext(ctx, "model activated", "model_version", m.Version(), "previous_version", expected.Version)
@@ -200,11 +202,26 @@ func (s *Server) Follow(ctx context.Context) error {
 
 // swapFromStore installs a version the follower handed over.
 func (s *Server) swapFromStore(u modelstore.Update) error {
-	if a := s.active.Load(); a != nil && a.version == u.Model.Version() {
-		return nil // this replica promoted it and already serves it
-	}
-	s.SetModel(u.Model)
+	s.installStored(u.Model, u.Pointer.Generation)
 	return nil
+}
+
+// installStored serves m, the store's active version as of pointer
+// generation gen (0 for the cache's copy), unless this replica already
+// serves a later generation's: a follower that was loading an older
+// version while this replica's Train or ActivateModel promoted a newer one
+// must not put the older one back.
+func (s *Server) installStored(m Model, gen uint64) {
+	s.storeMu.Lock()
+	defer s.storeMu.Unlock()
+	if gen < s.storeGen || (gen == 0 && s.storeGen > 0) {
+		return
+	}
+	s.storeGen = gen
+	if a := s.active.Load(); a != nil && a.version == m.Version() {
+		return // already served, by an earlier install of the same version
+	}
+	s.SetModel(m)
 }
 
 // wake asks the follower to poll now, so that its view of the store (and
