@@ -342,6 +342,7 @@ func TestActivateModel(t *testing.T) {
 		{name: "version of 65 characters", version: strings.Repeat("a", 65), wantCode: codes.InvalidArgument, wantMsg: "version: is 65 bytes; the limit is 64 bytes", wantField: "version"},
 		{name: "version of 100,000 characters", version: strings.Repeat("a", 100_000), wantCode: codes.InvalidArgument, wantMsg: "version: is 100000 bytes; the limit is 64 bytes", wantField: "version"},
 		{name: "non-ASCII version", version: "versión", wantCode: codes.InvalidArgument, wantMsg: "only lower-case letters", wantField: "version"},
+		{name: "version of invalid UTF-8", version: "v\xff1", wantCode: codes.InvalidArgument, wantMsg: "only lower-case letters", wantField: "version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

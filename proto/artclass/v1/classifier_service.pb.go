@@ -1129,7 +1129,9 @@ func (x *StoredModel) GetActive() bool {
 type ActivateModelRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The version to make active: any stored version, older (a rollback) or
-	// newer. An unknown version gets NOT_FOUND.
+	// newer. An unknown version gets NOT_FOUND; a malformed one (not 1 to 64
+	// lower-case letters, digits, '-' or '_', invalid UTF-8 included) gets
+	// INVALID_ARGUMENT naming `version`.
 	Version       string `protobuf:"bytes,1,opt,name=version" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1923,9 +1925,9 @@ const file_artclass_v1_classifier_service_proto_rawDesc = "" +
 	"\x06sha256\x18\x03 \x01(\tR\x06sha256\x12\x1d\n" +
 	"\n" +
 	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x16\n" +
-	"\x06active\x18\x05 \x01(\bR\x06active\"0\n" +
-	"\x14ActivateModelRequest\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\tR\aversion\"l\n" +
+	"\x06active\x18\x05 \x01(\bR\x06active\"7\n" +
+	"\x14ActivateModelRequest\x12\x1f\n" +
+	"\aversion\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\aversion\"l\n" +
 	"\x15ActivateModelResponse\x12(\n" +
 	"\x05model\x18\x01 \x01(\v2\x12.artclass.v1.ModelR\x05model\x12)\n" +
 	"\x10previous_version\x18\x02 \x01(\tR\x0fpreviousVersion\"\xec\x04\n" +
