@@ -41,11 +41,9 @@ type ItemResult struct {
 // naming the article's fields as classifier.Limits.CheckArticle does
 // ("text"), and the filter's as "filter.top_k".
 func (c *Client) Classify(ctx context.Context, a classifier.Article, f classifier.Filter) (Result, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	resp, err := c.rpc.Classify(ctx, &artclassv1.ClassifyRequest{Article: article(a), Filter: filter(f)})
+	resp, err := unary(ctx, c, c.rpc.Classify, &artclassv1.ClassifyRequest{Article: article(a), Filter: filter(f)})
 	if err != nil {
-		return Result{}, relative(fromStatus(err), "article.")
+		return Result{}, relative(err, "article.")
 	}
 	return result(resp, f), nil
 }
@@ -60,11 +58,9 @@ func (c *Client) ClassifyBatch(ctx context.Context, articles []classifier.Articl
 	for i, a := range articles {
 		req.Articles[i] = article(a)
 	}
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	resp, err := c.rpc.ClassifyBatch(ctx, req)
+	resp, err := unary(ctx, c, c.rpc.ClassifyBatch, req)
 	if err != nil {
-		return nil, fromStatus(err)
+		return nil, err
 	}
 	if len(resp.GetResults()) != len(articles) {
 		return nil, statusError(status.Newf(codes.Internal, "the server answered a batch of %d articles with %d results", len(articles), len(resp.GetResults())))

@@ -291,12 +291,19 @@ func New(target string, opts ...Option) (*Client, error) {
 // Close closes the connection. Calls in flight fail with ErrCanceled.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// unaryContext applies the client's per-call timeout.
-func (c *Client) unaryContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// unary makes the unary call method(req) within the client's per-call
+// timeout; its error is one of this package's (fromStatus).
+func unary[Req, Resp any](ctx context.Context, c *Client, method func(context.Context, *Req, ...grpc.CallOption) (*Resp, error), req *Req) (*Resp, error) {
 	if c.timeout > 0 {
-		return context.WithTimeout(ctx, c.timeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
 	}
-	return ctx, func() {}
+	resp, err := method(ctx, req)
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	return resp, nil
 }
 
 // checkToken refuses to send the bearer token in plaintext anywhere but to

@@ -36,11 +36,9 @@ type ServedModel struct {
 
 // GetModel describes the server's active model.
 func (c *Client) GetModel(ctx context.Context) (ServedModel, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	resp, err := c.rpc.GetModel(ctx, &artclassv1.GetModelRequest{})
+	resp, err := unary(ctx, c, c.rpc.GetModel, &artclassv1.GetModelRequest{})
 	if err != nil {
-		return ServedModel{}, fromStatus(err)
+		return ServedModel{}, err
 	}
 	return ServedModel{Model: model(resp.GetModel()), StoreActiveVersion: resp.GetStoreActiveVersion()}, nil
 }
@@ -71,11 +69,9 @@ type ModelList struct {
 // WithToken with the admin token; a server without a store answers
 // ErrFailedPrecondition.
 func (c *Client) ListModels(ctx context.Context) (ModelList, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	resp, err := c.rpc.ListModels(ctx, &artclassv1.ListModelsRequest{})
+	resp, err := unary(ctx, c, c.rpc.ListModels, &artclassv1.ListModelsRequest{})
 	if err != nil {
-		return ModelList{}, fromStatus(err)
+		return ModelList{}, err
 	}
 	out := ModelList{ActiveVersion: resp.GetActiveVersion(), Models: make([]StoredModel, len(resp.GetModels()))}
 	for i, m := range resp.GetModels() {
@@ -105,11 +101,9 @@ type Activation struct {
 // ErrFailedPrecondition, a concurrent change ErrAborted. It is never
 // retried.
 func (c *Client) ActivateModel(ctx context.Context, version string) (Activation, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	resp, err := c.rpc.ActivateModel(ctx, &artclassv1.ActivateModelRequest{Version: version})
+	resp, err := unary(ctx, c, c.rpc.ActivateModel, &artclassv1.ActivateModelRequest{Version: version})
 	if err != nil {
-		return Activation{}, fromStatus(err)
+		return Activation{}, err
 	}
 	return Activation{Model: model(resp.GetModel()), PreviousVersion: resp.GetPreviousVersion()}, nil
 }
@@ -132,11 +126,9 @@ const HealthService = "artclass.v1.ClassifierService"
 // service is serving: NOT_SERVING before a model is loaded and while the
 // server shuts down.
 func (c *Client) Health(ctx context.Context) (ServingStatus, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	resp, err := c.health.Check(ctx, &healthpb.HealthCheckRequest{Service: HealthService})
+	resp, err := unary(ctx, c, c.health.Check, &healthpb.HealthCheckRequest{Service: HealthService})
 	if err != nil {
-		return StatusUnknown, fromStatus(err)
+		return StatusUnknown, err
 	}
 	return ServingStatus(resp.GetStatus().String()), nil
 }
