@@ -25,10 +25,17 @@ func (c jsonCodec) NewDecoder(r io.Reader) runtime.Decoder {
 		return c.JSONPb.NewDecoder(r)
 	}
 	return runtime.DecoderFunc(func(v any) error {
-		data, err := io.ReadAll(r)
-		if err != nil {
+		// Sized from Content-Length when it is given and within the limit,
+		// so that the body is read in one piece instead of a growing one.
+		hint := int64(bytes.MinRead)
+		if lb.size > 0 && lb.size <= lb.bl.limit {
+			hint += lb.size
+		}
+		buf := bytes.NewBuffer(make([]byte, 0, hint))
+		if _, err := buf.ReadFrom(r); err != nil {
 			return err
 		}
+		data := buf.Bytes()
 		// An empty body is an empty request, as with JSONPb.
 		if len(bytes.TrimSpace(data)) == 0 {
 			return io.EOF

@@ -115,7 +115,7 @@ func limitBody(next http.Handler, unary, stream int64) http.Handler {
 			bl.limit = stream
 		}
 		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, bl))
-		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, bl.limit), bl: bl, stream: streaming}
+		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, bl.limit), bl: bl, stream: streaming, size: r.ContentLength}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -126,6 +126,7 @@ type limitedBody struct {
 	io.ReadCloser
 	bl     *bodyLimit
 	stream bool
+	size   int64 // the Content-Length, or -1 when unknown
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
