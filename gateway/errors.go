@@ -110,7 +110,7 @@ type bodyLimitKey struct{}
 func limitBody(next http.Handler, unary, stream int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bl := &bodyLimit{limit: unary}
-		streaming := streamingPaths[r.URL.Path]
+		streaming := isStreaming(r.URL.Path)
 		if streaming {
 			bl.limit = stream
 		}

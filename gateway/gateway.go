@@ -74,10 +74,10 @@ type Options struct {
 	MaxStreamBodyBytes int64
 }
 
-// streamingPaths are the routes whose body is a stream of JSON messages.
-var streamingPaths = map[string]bool{
-	"/v1/models:train":    true,
-	"/v1/classify:stream": true,
+// isStreaming reports whether path is a route whose body is a stream of
+// JSON messages.
+func isStreaming(path string) bool {
+	return path == "/v1/models:train" || path == "/v1/classify:stream"
 }
 
 // New returns the gateway's handler: the API, /openapi.json, /healthz and
