@@ -219,8 +219,9 @@ func runFleet(t *testing.T, url string, s3 *s3test.Server) {
 	defer l.stop()
 
 	// A Train on replica 1.
-	ctx := testenv.Context(t)
-	res, err := f.direct[0].Train(ctx, samples(roundSamples(1)), roundTrain)
+	// Each call gets its own testenv.Context: one for the whole scenario
+	// would run out (it lasts 30 s at most).
+	res, err := f.direct[0].Train(testenv.Context(t), samples(roundSamples(1)), roundTrain)
 	if err != nil {
 		t.Fatalf("Train on replica 1: %v", err)
 	}
@@ -228,7 +229,7 @@ func runFleet(t *testing.T, url string, s3 *s3test.Server) {
 	f.converge(res.Model.Version, within)
 
 	// A rollback on replica 2.
-	act, err := f.direct[1].ActivateModel(ctx, res.PreviousVersion)
+	act, err := f.direct[1].ActivateModel(testenv.Context(t), res.PreviousVersion)
 	if err != nil {
 		t.Fatalf("ActivateModel on replica 2: %v", err)
 	}
@@ -252,7 +253,7 @@ func runFleet(t *testing.T, url string, s3 *s3test.Server) {
 	// Two Trains at once, on replicas 1 and 2, of models equally good
 	// (forced past the gate): the race alone decides.
 	began := time.Now()
-	winner := raceTrains(f, ctx)
+	winner := raceTrains(f, testenv.Context(t))
 	f.logf("the racing Trains took %v", time.Since(began).Round(time.Millisecond))
 	f.converge(winner, within)
 
@@ -263,7 +264,7 @@ func runFleet(t *testing.T, url string, s3 *s3test.Server) {
 	// A trainer killed between storing a version and moving the pointer,
 	// and one killed at a random moment of its publication.
 	held := killPublishers(f, winner)
-	if _, err := f.direct[0].ActivateModel(ctx, held); err != nil {
+	if _, err := f.direct[0].ActivateModel(testenv.Context(t), held); err != nil {
 		t.Fatalf("ActivateModel of the version a killed trainer stored: %v", err)
 	}
 	f.logf("ActivateModel on replica 1 promoted %s, stored by the killed trainer", short(held))
@@ -394,6 +395,8 @@ func storeOutage(f *fleet, s3 *s3test.Server, active string) string {
 			}
 		}
 	}
+	// weed takes seconds over its first write after a restart; the
+	// promotion's time is counted from the Train's answer.
 	f.logf("every replica read the store again")
 	res, err := f.direct[2].Train(testenv.Context(t), samples(roundSamples(5)), roundTrain)
 	if err != nil {
