@@ -471,7 +471,7 @@ func retrying(p RetryPolicy) grpc.UnaryClientInterceptor {
 		}),
 		grpcretry.WithRetriable(func(err error) bool {
 			st := status.Convert(err)
-			return st.Code() == codes.Unavailable && !tlsFailure(st.Message())
+			return st.Code() == codes.Unavailable && connectionFailure(st.Message()) != ErrTLSHandshake
 		}),
 	)
 	idempotent := map[string]bool{}
@@ -484,10 +484,4 @@ func retrying(p RetryPolicy) grpc.UnaryClientInterceptor {
 		}
 		return retry(ctx, method, req, reply, cc, invoker, opts...)
 	}
-}
-
-// tlsFailure reports whether an UNAVAILABLE message is grpc-go's for a
-// failed TLS handshake.
-func tlsFailure(msg string) bool {
-	return strings.Contains(msg, "authentication handshake failed") || strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:")
 }

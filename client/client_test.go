@@ -305,7 +305,14 @@ func TestErrorMapping(t *testing.T) {
 		{"bare invalid argument", st(codes.InvalidArgument, "bad\nthing"), []error{client.ErrInvalidArgument}, nil, "invalid argument: bad thing"},
 		{"unauthenticated", st(codes.Unauthenticated, "no token"), []error{client.ErrUnauthenticated}, []error{client.ErrPermissionDenied}, "unauthenticated: no token"},
 		{"permission denied", st(codes.PermissionDenied, "disabled"), []error{client.ErrPermissionDenied}, nil, "permission denied: disabled"},
-		{"unavailable", st(codes.Unavailable, "down"), []error{client.ErrUnavailable}, nil, "unavailable: down"},
+		{"unavailable", st(codes.Unavailable, "down"), []error{client.ErrUnavailable}, []error{client.ErrTLSHandshake, client.ErrUnresolvable, client.ErrUnreachable}, "unavailable: down"},
+		{"TLS handshake", st(codes.Unavailable, `connection error: desc = "transport: authentication handshake failed: tls: first record does not look like a TLS handshake"`),
+			[]error{client.ErrUnavailable, client.ErrTLSHandshake}, []error{client.ErrUnreachable}, `TLS handshake failed: connection error: desc = "transport: authentication handshake failed: tls: first record does not look like a TLS handshake"`},
+		{"unknown host", st(codes.Unavailable, "name resolver error: produced zero addresses"),
+			[]error{client.ErrUnavailable, client.ErrUnresolvable}, []error{client.ErrTLSHandshake}, "cannot resolve the host: name resolver error: produced zero addresses"},
+		{"connection refused", st(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`),
+			[]error{client.ErrUnavailable, client.ErrUnreachable}, []error{client.ErrUnresolvable}, `nothing answers: connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`},
+		{"TLS words in another code", st(codes.Internal, "tls: bad"), []error{client.ErrInternal}, []error{client.ErrTLSHandshake}, "internal error: tls: bad"},
 		{"training in progress", busy, []error{client.ErrAborted, client.ErrTrainingInProgress}, nil, "training in progress: another Train call is running"},
 		{"plain aborted", st(codes.Aborted, "x"), []error{client.ErrAborted}, []error{client.ErrTrainingInProgress}, "aborted: x"},
 		{"quality regression", worse, []error{client.ErrFailedPrecondition, client.ErrQualityRegression}, nil, "model quality regression: worse"},
@@ -341,6 +348,22 @@ func TestErrorMapping(t *testing.T) {
 	var e *client.Error
 	if err := client.FromStatusForTest(worse.Err()); !errors.As(err, &e) || e.Reason != "MODEL_QUALITY_REGRESSION" || e.Metadata["new_macro_f1"] != "0.5" {
 		t.Errorf("quality regression: %#v, want the ErrorInfo reason and metadata", err)
+	}
+}
+
+// TestErrorCause: Cause digs gRPC's reason out of its nested quoting.
+func TestErrorCause(t *testing.T) {
+	t.Parallel()
+	for msg, want := range map[string]string{
+		`connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`:         "Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused",
+		`connection error: desc = "transport: authentication handshake failed: x509: certificate signed by unknown authority"`: "authentication handshake failed: x509: certificate signed by unknown authority",
+		"no children to pick from": "no children to pick from",
+		"the model\nis loading":    "the model is loading",
+	} {
+		e := &client.Error{Code: codes.Unavailable, Message: msg}
+		if got := e.Cause(); got != want {
+			t.Errorf("Cause of %q = %q, want %q", msg, got, want)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -47,6 +48,37 @@ var (
 	// ErrServer: any other status code.
 	ErrServer = errors.New("server error")
 )
+
+// Why a call reached no server, matched beside ErrUnavailable when gRPC's
+// message says so; (*Error).Cause has gRPC's own words.
+var (
+	// ErrTLSHandshake: the TLS handshake failed (a certificate the client
+	// does not trust, a server that does not speak TLS). It is not retried:
+	// no retry mends a certificate.
+	ErrTLSHandshake = errors.New("TLS handshake failed")
+	// ErrUnresolvable: the target's host name does not resolve.
+	ErrUnresolvable = errors.New("cannot resolve the host")
+	// ErrUnreachable: nothing answers at the target's addresses (connection
+	// refused, timed out, no route).
+	ErrUnreachable = errors.New("nothing answers")
+)
+
+// connectionFailure is the sentinel of why, by gRPC's UNAVAILABLE message
+// msg, a call reached no server, or nil when msg does not say.
+func connectionFailure(msg string) error {
+	has := func(parts ...string) bool {
+		return slices.ContainsFunc(parts, func(p string) bool { return strings.Contains(msg, p) })
+	}
+	switch {
+	case has("authentication handshake failed", "x509:", "tls:"):
+		return ErrTLSHandshake
+	case has("no such host", "produced zero addresses", "name resolver"):
+		return ErrUnresolvable
+	case has("connection refused", "i/o timeout", "no route to host", "Error while dialing"):
+		return ErrUnreachable
+	}
+	return nil
+}
 
 // InvalidInputError is an INVALID_ARGUMENT answer: the server's message and
 // the fields that broke a rule, as the classifier names them. It matches
@@ -102,6 +134,17 @@ func (e *Error) Error() string {
 		return strings.ToLower(e.Code.String()) + ": " + oneLine(e.Message)
 	}
 	return e.kinds[len(e.kinds)-1].Error() + ": " + oneLine(e.Message)
+}
+
+// Cause is the innermost part of Message: gRPC nests why a connection
+// failed in layers of quoting ("connection error: desc = \"transport: Error
+// while dialing: dial tcp …: connection refused\"").
+func (e *Error) Cause() string {
+	why := e.Message
+	if i := strings.LastIndex(why, "desc = "); i >= 0 {
+		why = why[i+len("desc = "):]
+	}
+	return oneLine(strings.Trim(strings.TrimPrefix(why, "\"transport: "), `"`))
 }
 
 // Is reports whether target is a sentinel this error matches.
@@ -173,6 +216,9 @@ func statusError(st *status.Status) error {
 		e.kinds = append(e.kinds, k)
 	} else {
 		e.kinds = append(e.kinds, ErrServer)
+	}
+	if k := connectionFailure(st.Message()); k != nil && st.Code() == codes.Unavailable {
+		e.kinds = append(e.kinds, k)
 	}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {

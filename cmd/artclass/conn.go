@@ -104,31 +104,24 @@ func unresolvable(addr string) (string, error) {
 // server failed, and what to do about it.
 func (c *connFlags) serverError(err error) error {
 	var e *client.Error
-	if errors.Is(err, client.ErrUnavailable) && errors.As(err, &e) {
-		// gRPC nests the dial error in layers of quoting; the innermost
-		// part says what went wrong.
-		why := e.Message
-		if i := strings.LastIndex(why, "desc = "); i >= 0 {
-			why = why[i+len("desc = "):]
-		}
-		why = strings.Trim(strings.TrimPrefix(why, "\"transport: "), `"`)
-		switch {
-		case strings.Contains(why, "tls:") || strings.Contains(why, "x509:") || strings.Contains(why, "handshake"):
-			return fmt.Errorf("TLS with %s failed (check --ca-file, --server-name and --cert, or whether the server speaks TLS at all): %s", c.addr, why)
-		case strings.Contains(why, "no such host") || strings.Contains(why, "produced zero addresses") || strings.Contains(why, "name resolver"):
-			return fmt.Errorf("cannot resolve the host of %s: %s", c.addr, why)
-		case strings.Contains(why, "connection refused") || strings.Contains(why, "i/o timeout") || strings.Contains(why, "no route to host") || strings.Contains(why, "Error while dialing"):
-			return fmt.Errorf("cannot reach artclassd at %s: nothing answers (start it, or set --addr or ARTCLASS_ADDR): %s", c.addr, why)
-		}
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch {
+	case errors.Is(err, client.ErrTLSHandshake):
+		return fmt.Errorf("TLS with %s failed (check --ca-file, --server-name and --cert, or whether the server speaks TLS at all): %s", c.addr, e.Cause())
+	case errors.Is(err, client.ErrUnresolvable):
+		return fmt.Errorf("cannot resolve the host of %s: %s", c.addr, e.Cause())
+	case errors.Is(err, client.ErrUnreachable):
+		return fmt.Errorf("cannot reach artclassd at %s: nothing answers (start it, or set --addr or ARTCLASS_ADDR): %s", c.addr, e.Cause())
+	case errors.Is(err, client.ErrUnavailable):
 		if host, lerr := unresolvable(c.addr); lerr != nil {
 			return fmt.Errorf("cannot resolve the host of %s: %s: %v", c.addr, host, lerr)
 		}
-		return fmt.Errorf("artclassd at %s is unavailable: %s", c.addr, why)
-	}
-	switch {
+		return fmt.Errorf("artclassd at %s is unavailable: %s", c.addr, e.Cause())
 	case errors.Is(err, client.ErrUnauthenticated):
 		return fmt.Errorf("%w (give the server's admin token with --token-file or ARTCLASS_TOKEN_FILE)", err)
-	case errors.Is(err, client.ErrQualityRegression) && errors.As(err, &e) && e.Metadata["new_macro_f1"] != "":
+	case errors.Is(err, client.ErrQualityRegression) && e.Metadata["new_macro_f1"] != "":
 		// The server's own message tells an API caller to set
 		// options.force; say it once, in flag terms.
 		return fmt.Errorf("model quality regression: the new model's cross-validated macro-F1 %s is more than %.2f below the active model's %s (version %s); --force makes it active anyway",
