@@ -116,6 +116,10 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 			}},
 		}),
+		// The server's response metadata (its content-type, application/grpc)
+		// means nothing to an HTTP client, so none becomes a header.
+		runtime.WithOutgoingHeaderMatcher(forwardNone),
+		runtime.WithOutgoingTrailerMatcher(forwardNone),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
@@ -147,6 +151,9 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	}
 	return h, nil
 }
+
+// forwardNone is a header matcher that forwards nothing.
+func forwardNone(string) (string, bool) { return "", false }
 
 // validate checks the options a caller set, naming the bad one.
 func (o Options) validate() error {

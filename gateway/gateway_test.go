@@ -215,6 +215,11 @@ func TestRoutes(t *testing.T) {
 			if r.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.wantStatus, r.body)
 			}
+			for h := range r.header {
+				if strings.HasPrefix(h, "Grpc-") {
+					t.Errorf("response header %s: %s; the server's gRPC metadata should stay inside", h, r.header.Get(h))
+				}
+			}
 			if got := s.called()[before:]; !slices.Equal(got, []string{tt.wantMethod}) {
 				t.Errorf("server called %v, want [%s]", got, tt.wantMethod)
 			}
