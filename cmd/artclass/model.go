@@ -128,8 +128,14 @@ it within its poll interval. The quality gate does not apply: a person chose.
   artclass models list --store file:///var/lib/artclass/models
   artclass models activate 53ebad015b4bec54 --addr artclass.internal:50051 --ca-file ca.pem --token-file token`,
 	}
-	open := func(cmd *cobra.Command) (*client.Client, error) {
-		if conn.tokenFile == "" {
+	// open returns --store, or the server's store at --addr.
+	open := func(cmd *cobra.Command) (modelAdmin, error) {
+		switch {
+		case store != "" && onCommandLine(cmd.Flags(), "addr"):
+			return nil, usagef("models: --store works on the store directly; --addr asks a server: give one")
+		case store != "":
+			return openStore(cmd.Context(), store)
+		case conn.tokenFile == "":
 			return nil, usagef("models: the model store needs the server's admin token: --token-file FILE (or ARTCLASS_TOKEN_FILE)")
 		}
 		return conn.dial(stderr)
@@ -142,9 +148,14 @@ it within its poll interval. The quality gate does not apply: a person chose.
 			if err := checkFormat("models list", format, "table", "json"); err != nil {
 				return err
 			}
-			l, err := listModels(cmd, store, open, &conn)
+			admin, err := open(cmd)
 			if err != nil {
 				return err
+			}
+			defer admin.Close()
+			l, err := admin.ListModels(cmd.Context())
+			if err != nil {
+				return conn.serverError(err)
 			}
 			return printAs(stdout, format, l, writeModelList)
 		},
@@ -155,9 +166,14 @@ it within its poll interval. The quality gate does not apply: a person chose.
 		Short: "Make a stored model version the active one",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := activateModel(cmd, store, args[0], open, &conn)
+			admin, err := open(cmd)
 			if err != nil {
 				return err
+			}
+			defer admin.Close()
+			a, err := admin.ActivateModel(cmd.Context(), args[0])
+			if err != nil {
+				return conn.serverError(err)
 			}
 			fmt.Fprintf(stdout, "model %s is active (it replaced %s)\n", a.Model.Version, a.PreviousVersion)
 			return nil
@@ -181,38 +197,4 @@ func writeModelList(w io.Writer, l client.ModelList) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%s\n", mark, m.Version, m.Created.UTC().Format(time.RFC3339), m.CV.MacroF1, m.Samples, m.ParentVersion)
 	}
 	return tw.Flush()
-}
-
-// listModels lists the versions of --store, or of the server's store.
-func listModels(cmd *cobra.Command, store string, open func(*cobra.Command) (*client.Client, error), conn *connFlags) (client.ModelList, error) {
-	if store != "" {
-		if onCommandLine(cmd.Flags(), "addr") {
-			return client.ModelList{}, usagef("models: --store works on the store directly; --addr asks a server: give one")
-		}
-		return listStore(cmd.Context(), store)
-	}
-	c, err := open(cmd)
-	if err != nil {
-		return client.ModelList{}, err
-	}
-	defer c.Close()
-	l, err := c.ListModels(cmd.Context())
-	return l, conn.serverError(err)
-}
-
-// activateModel makes version active in --store, or in the server's store.
-func activateModel(cmd *cobra.Command, store, version string, open func(*cobra.Command) (*client.Client, error), conn *connFlags) (client.Activation, error) {
-	if store != "" {
-		if onCommandLine(cmd.Flags(), "addr") {
-			return client.Activation{}, usagef("models: --store works on the store directly; --addr asks a server: give one")
-		}
-		return activateInStore(cmd.Context(), store, version)
-	}
-	c, err := open(cmd)
-	if err != nil {
-		return client.Activation{}, err
-	}
-	defer c.Close()
-	a, err := c.ActivateModel(cmd.Context(), version)
-	return a, conn.serverError(err)
 }

@@ -178,10 +178,15 @@ func (tf *trainFlags) save(ctx context.Context, m *classifier.Model, stdout io.W
 		}
 		fmt.Fprintf(stdout, "model %s written to %s\n", m.Version(), tf.out)
 	}
-	if tf.store != "" {
-		return publish(ctx, tf.store, m, tf.noActive, tf.force, stdout)
+	if tf.store == "" {
+		return nil
 	}
-	return nil
+	st, err := openStore(ctx, tf.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.publish(ctx, m, tf.noActive, tf.force, stdout)
 }
 
 // checkWritable fails, before any training, when the model file cannot be
