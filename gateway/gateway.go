@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 
@@ -120,6 +121,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		// means nothing to an HTTP client, so none becomes a header.
 		runtime.WithOutgoingHeaderMatcher(forwardNone),
 		runtime.WithOutgoingTrailerMatcher(forwardNone),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
@@ -150,6 +152,18 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		}).Handler(h)
 	}
 	return h, nil
+}
+
+// incomingHeader is grpc-gateway's default matcher (the standard headers,
+// as grpcgateway-* metadata) less Authorization: grpc-gateway forwards
+// that as the `authorization` metadata the server checks in any case, and
+// a second copy of the admin token under another name is one more place
+// for it to leak from.
+func incomingHeader(key string) (string, bool) {
+	if textproto.CanonicalMIMEHeaderKey(key) == "Authorization" {
+		return "", false
+	}
+	return runtime.DefaultHeaderMatcher(key)
 }
 
 // forwardNone is a header matcher that forwards nothing.

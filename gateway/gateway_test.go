@@ -230,6 +230,31 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
+// TestAuthorizationForwarded checks that the Authorization header reaches
+// the server as the one `authorization` metadata value it checks, and under
+// no other name.
+func TestAuthorizationForwarded(t *testing.T) {
+	t.Parallel()
+	const token = "fwd-token"
+	s := start(t, server.Config{Model: testenv.DefaultModel(t), AdminToken: token, Store: memStore(t)}, gateway.Options{})
+	r := s.do(t, "GET", "/v1/models", "", "Authorization", "Bearer "+token, "User-Agent", "curl/8")
+	if r.status != 200 {
+		t.Fatalf("ListModels with the token: status %d: %s", r.status, r.body)
+	}
+	md := s.lastMetadata()
+	if got := md.Get("authorization"); !slices.Equal(got, []string{"Bearer " + token}) {
+		t.Errorf("authorization metadata %q, want the one bearer token", got)
+	}
+	for k, v := range md {
+		if k != "authorization" && slices.ContainsFunc(v, func(s string) bool { return strings.Contains(s, token) }) {
+			t.Errorf("the token is also in metadata %s", k)
+		}
+	}
+	if got := md.Get("grpcgateway-user-agent"); !slices.Equal(got, []string{"curl/8"}) {
+		t.Errorf("grpcgateway-user-agent metadata %q, want the client's User-Agent", got)
+	}
+}
+
 func mustJSON(t *testing.T, body string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(body), v); err != nil {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -34,7 +35,18 @@ type stack struct {
 	url  string
 
 	mu      sync.Mutex
-	methods []string // the gRPC methods the server was called with
+	methods []string      // the gRPC methods the server was called with
+	md      []metadata.MD // and the metadata of each call
+}
+
+// metadata returns the metadata of the last call the server received.
+func (s *stack) lastMetadata() metadata.MD {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.md) == 0 {
+		return nil
+	}
+	return s.md[len(s.md)-1]
 }
 
 // called returns the gRPC methods the server has been called with, in
@@ -58,18 +70,20 @@ func start(t testing.TB, cfg server.Config, opts gateway.Options) *stack {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	note := func(method string) {
+	note := func(ctx context.Context, method string) {
+		md, _ := metadata.FromIncomingContext(ctx)
 		s.mu.Lock()
 		s.methods = append(s.methods, method)
+		s.md = append(s.md, md)
 		s.mu.Unlock()
 	}
 	cfg.ServerOptions = append(cfg.ServerOptions,
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			note(info.FullMethod)
+			note(ctx, info.FullMethod)
 			return h(ctx, req)
 		}),
 		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			note(info.FullMethod)
+			note(ss.Context(), info.FullMethod)
 			return h(srv, ss)
 		}))
 	srv, err := server.New(cfg)
