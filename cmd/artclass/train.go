@@ -209,48 +209,26 @@ func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifi
 	case tf.conn.tokenFile == "":
 		return usagef("train: training on the server needs its admin token: --token-file FILE (or ARTCLASS_TOKEN_FILE), or --out MODEL to train in-process")
 	}
-	var total int64
-	var check classifier.SampleChecker
-	for _, p := range tf.data {
-		if err := checkSampleFile(&check, p); err != nil {
-			return err
-		}
-		if info, err := os.Stat(p); err == nil {
-			total += info.Size()
-		}
+	files := sampleFiles(tf.data)
+	total, err := files.check(stderr)
+	if err != nil {
+		return err
 	}
-	warnRare(stderr, &check)
 	c, err := tf.conn.dial(stderr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	var bar *progressbar.ProgressBar
+	var read io.Writer = io.Discard
 	if !tf.quiet && isTerminal(stderr) {
 		bar = newBar(stderr, total, "sending samples")
-	}
-	samples := func(yield func(classifier.Sample) error) error {
-		for _, p := range tf.data {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			var r io.Reader = f
-			if bar != nil {
-				r = io.TeeReader(f, bar)
-			}
-			err = classifier.ReadSamples(r, p, yield)
-			f.Close()
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		read = bar
 	}
 	var sent int
 	topts := client.TrainOptions{Overrides: ov, Force: tf.force, Progress: func(n int, _ int64) { sent = n }}
 	start := time.Now()
-	res, err := c.Train(ctx, samples, topts)
+	res, err := c.Train(ctx, files.each(read), topts)
 	if bar != nil {
 		bar.Finish()
 	}
@@ -270,33 +248,62 @@ func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifi
 // readSamples checks and reads every sample of the given JSONL files,
 // warning on stderr about labels few samples carry.
 func readSamples(paths []string, stderr io.Writer) ([]classifier.Sample, error) {
+	files := sampleFiles(paths)
+	if _, err := files.check(stderr); err != nil {
+		return nil, err
+	}
 	var all []classifier.Sample
+	err := files.each(io.Discard)(func(s classifier.Sample) error {
+		all = append(all, s)
+		return nil
+	})
+	return all, err
+}
+
+// sampleFiles are the JSONL sample files of --data.
+type sampleFiles []string
+
+// check checks every sample of the files (a line without "labels" is an
+// error naming file and line) and warns on stderr about labels few samples
+// carry. It returns the files' total size, for a progress bar.
+func (files sampleFiles) check(stderr io.Writer) (int64, error) {
 	var check classifier.SampleChecker
-	for _, p := range paths {
-		if err := checkSampleFile(&check, p); err != nil {
-			return nil, err
-		}
-		samples, err := classifier.ReadSamplesFile(p)
+	var total int64
+	for _, p := range files {
+		f, err := os.Open(p)
 		if err != nil {
-			return nil, err
+			return 0, fmt.Errorf("samples: %w", err)
 		}
-		all = append(all, samples...)
+		err = check.Check(f, p)
+		if info, serr := f.Stat(); serr == nil {
+			total += info.Size()
+		}
+		f.Close()
+		if err != nil {
+			return 0, err
+		}
 	}
-	warnRare(stderr, &check)
-	return all, nil
-}
-
-func checkSampleFile(check *classifier.SampleChecker, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("samples: %w", err)
-	}
-	defer f.Close()
-	return check.Check(f, path)
-}
-
-func warnRare(stderr io.Writer, check *classifier.SampleChecker) {
 	for _, r := range check.Rare() {
 		fmt.Fprintf(stderr, "artclass: warning: %s\n", r)
+	}
+	return total, nil
+}
+
+// each yields the files' samples in order, copying the bytes it reads to
+// read (a progress bar, or io.Discard).
+func (files sampleFiles) each(read io.Writer) func(yield func(classifier.Sample) error) error {
+	return func(yield func(classifier.Sample) error) error {
+		for _, p := range files {
+			f, err := os.Open(p)
+			if err != nil {
+				return fmt.Errorf("samples: %w", err)
+			}
+			err = classifier.ReadSamples(io.TeeReader(f, read), p, yield)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
