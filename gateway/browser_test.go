@@ -315,7 +315,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
 	// From the top, where the sticky header belongs.
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo({top: 0, behavior: "instant"})`)); err != nil {
 		t.Fatal(err)
 	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
