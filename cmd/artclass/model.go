@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -128,17 +129,25 @@ it within its poll interval. The quality gate does not apply: a person chose.
   artclass models list --store file:///var/lib/artclass/models
   artclass models activate 53ebad015b4bec54 --addr artclass.internal:50051 --ca-file ca.pem --token-file token`,
 	}
-	// open returns --store, or the server's store at --addr.
-	open := func(cmd *cobra.Command) (modelAdmin, error) {
+	// onStore calls fn with --store, or with the server's store at --addr.
+	onStore := func(cmd *cobra.Command, fn func(context.Context, modelAdmin) error) error {
+		var admin modelAdmin
+		var err error
 		switch {
 		case store != "" && onCommandLine(cmd.Flags(), "addr"):
-			return nil, usagef("models: --store works on the store directly; --addr asks a server: give one")
+			return usagef("models: --store works on the store directly; --addr asks a server: give one")
 		case store != "":
-			return openStore(cmd.Context(), store)
+			admin, err = openStore(cmd.Context(), store)
 		case conn.tokenFile == "":
-			return nil, usagef("models: the model store needs the server's admin token: --token-file FILE (or ARTCLASS_TOKEN_FILE)")
+			return usagef("models: the model store needs the server's admin token: --token-file FILE (or ARTCLASS_TOKEN_FILE)")
+		default:
+			admin, err = conn.dial(stderr)
 		}
-		return conn.dial(stderr)
+		if err != nil {
+			return err
+		}
+		defer admin.Close()
+		return conn.serverError(fn(cmd.Context(), admin))
 	}
 	list := &cobra.Command{
 		Use:   "list",
@@ -148,16 +157,13 @@ it within its poll interval. The quality gate does not apply: a person chose.
 			if err := checkFormat("models list", format, "table", "json"); err != nil {
 				return err
 			}
-			admin, err := open(cmd)
-			if err != nil {
-				return err
-			}
-			defer admin.Close()
-			l, err := admin.ListModels(cmd.Context())
-			if err != nil {
-				return conn.serverError(err)
-			}
-			return printAs(stdout, format, l, writeModelList)
+			return onStore(cmd, func(ctx context.Context, admin modelAdmin) error {
+				l, err := admin.ListModels(ctx)
+				if err != nil {
+					return err
+				}
+				return printAs(stdout, format, l, writeModelList)
+			})
 		},
 	}
 	list.Flags().StringVarP(&format, "output", "o", "table", "output format: table or json")
@@ -166,17 +172,14 @@ it within its poll interval. The quality gate does not apply: a person chose.
 		Short: "Make a stored model version the active one",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			admin, err := open(cmd)
-			if err != nil {
+			return onStore(cmd, func(ctx context.Context, admin modelAdmin) error {
+				a, err := admin.ActivateModel(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(stdout, "model %s is active (it replaced %s)\n", a.Model.Version, a.PreviousVersion)
 				return err
-			}
-			defer admin.Close()
-			a, err := admin.ActivateModel(cmd.Context(), args[0])
-			if err != nil {
-				return conn.serverError(err)
-			}
-			fmt.Fprintf(stdout, "model %s is active (it replaced %s)\n", a.Model.Version, a.PreviousVersion)
-			return nil
+			})
 		},
 	}
 	conn.register(cmd.PersistentFlags(), true)
