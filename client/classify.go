@@ -98,7 +98,7 @@ func (c *Client) ClassifyStream(ctx context.Context, seq iter.Seq[classifier.Art
 	defer cancel()
 	stream, err := c.rpc.ClassifyStream(ctx)
 	if err != nil {
-		return fromStatus(err)
+		return c.fromStatus(err)
 	}
 
 	slots := make(chan struct{}, window)
@@ -127,7 +127,7 @@ func (c *Client) ClassifyStream(ctx context.Context, seq iter.Seq[classifier.Art
 			break
 		}
 		if err != nil {
-			callErr = fromStatus(err)
+			callErr = c.fromStatus(err)
 			break
 		}
 		<-slots
@@ -144,7 +144,7 @@ func (c *Client) ClassifyStream(ctx context.Context, seq iter.Seq[classifier.Art
 		return callErr
 	}
 	if err := <-sent; err != nil {
-		return fromStatus(err)
+		return c.fromStatus(err)
 	}
 	return nil
 }

@@ -38,6 +38,9 @@ type Client struct {
 	rpc     artclassv1.ClassifierServiceClient
 	health  healthpb.HealthClient
 	timeout time.Duration
+	// names are the host:port addresses of the target whose host is a
+	// name, looked up when a call finds no server (see fromStatus).
+	names []string
 }
 
 // Option configures New.
@@ -280,19 +283,23 @@ func New(target string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	return &Client{
+	c := &Client{
 		conn:    conn,
 		rpc:     artclassv1.NewClassifierServiceClient(conn),
 		health:  healthpb.NewHealthClient(conn),
 		timeout: cfg.timeout,
-	}, nil
+	}
+	if cfg.dialer == nil {
+		c.names = hostNames(hosts)
+	}
+	return c, nil
 }
 
 // Close closes the connection. Calls in flight fail with ErrCanceled.
 func (c *Client) Close() error { return c.conn.Close() }
 
 // unary makes the unary call method(req) within the client's per-call
-// timeout; its error is one of this package's (fromStatus).
+// timeout; its error is one of this package's (Client.fromStatus).
 func unary[Req, Resp any](ctx context.Context, c *Client, method func(context.Context, *Req, ...grpc.CallOption) (*Resp, error), req *Req) (*Resp, error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
@@ -301,7 +308,7 @@ func unary[Req, Resp any](ctx context.Context, c *Client, method func(context.Co
 	}
 	resp, err := method(ctx, req)
 	if err != nil {
-		return nil, fromStatus(err)
+		return nil, c.fromStatus(err)
 	}
 	return resp, nil
 }

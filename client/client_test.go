@@ -351,6 +351,37 @@ func TestErrorMapping(t *testing.T) {
 	}
 }
 
+// TestNoServer: a call that finds no server says why — a name that does
+// not resolve, or nothing answering — beside ErrUnavailable.
+func TestNoServer(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	tests := []struct {
+		target string
+		want   error
+		not    error
+	}{
+		{"no-such-host.invalid:50051", client.ErrUnresolvable, client.ErrUnreachable},
+		{"dns:///no-such-host.invalid:50051", client.ErrUnresolvable, client.ErrUnreachable},
+		{closed, client.ErrUnreachable, client.ErrUnresolvable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			t.Parallel()
+			c := newClient(t, tt.target, client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 1}), client.WithTimeout(10*time.Second))
+			_, err := c.GetModel(context.Background())
+			if !errors.Is(err, client.ErrUnavailable) || !errors.Is(err, tt.want) || errors.Is(err, tt.not) {
+				t.Errorf("GetModel: %v, want %v and %v, not %v", err, client.ErrUnavailable, tt.want, tt.not)
+			}
+		})
+	}
+}
+
 // TestErrorCause: Cause digs gRPC's reason out of its nested quoting.
 func TestErrorCause(t *testing.T) {
 	t.Parallel()

@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -118,7 +120,8 @@ func (e *InvalidInputError) GRPCStatus() *status.Status {
 type Error struct {
 	// Code is the gRPC status code.
 	Code codes.Code
-	// Message is the server's message.
+	// Message is the server's message; for a call that found no server,
+	// gRPC's, or the failed lookup's of ErrUnresolvable.
 	Message string
 	// Reason and Metadata come from a google.rpc.ErrorInfo detail, when the
 	// server sent one ("TRAINING_IN_PROGRESS", "MODEL_QUALITY_REGRESSION").
@@ -179,6 +182,45 @@ var codeErrors = map[codes.Code]error{
 var reasonErrors = map[string]error{
 	"TRAINING_IN_PROGRESS":     ErrTrainingInProgress,
 	"MODEL_QUALITY_REGRESSION": ErrQualityRegression,
+}
+
+// fromStatus is the package's fromStatus, and when a call found no server
+// and gRPC does not say why, a host name of the target that does not
+// resolve makes it ErrUnresolvable: balancing over no addresses, gRPC says
+// only that it has none to pick from.
+func (c *Client) fromStatus(err error) error {
+	err = fromStatus(err)
+	var e *Error
+	if !errors.As(err, &e) || !errors.Is(err, ErrUnavailable) || connectionFailure(e.Message) != nil {
+		return err
+	}
+	// The call's context may have ended with the call.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, addr := range c.names {
+		host, _, _ := net.SplitHostPort(addr)
+		var dnsErr *net.DNSError
+		if _, lerr := net.DefaultResolver.LookupHost(ctx, host); errors.As(lerr, &dnsErr) && dnsErr.IsNotFound {
+			e.kinds = append(e.kinds, ErrUnresolvable)
+			e.Message = dnsErr.Error()
+			break
+		}
+	}
+	return err
+}
+
+// hostNames are the addresses of a target's list, or of a dns:/// target,
+// whose host is a name rather than an IP address.
+func hostNames(hosts []string) []string {
+	var names []string
+	for _, h := range hosts {
+		h = strings.TrimPrefix(h, "dns:///")
+		host, _, err := net.SplitHostPort(h)
+		if err == nil && net.ParseIP(strings.Trim(host, "[]")) == nil {
+			names = append(names, h)
+		}
+	}
+	return names
 }
 
 // fromStatus converts an error of a gRPC call into this package's errors;

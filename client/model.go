@@ -177,7 +177,7 @@ func (c *Client) Train(ctx context.Context, samples Samples, opts TrainOptions) 
 	defer cancel()
 	stream, err := c.rpc.Train(ctx)
 	if err != nil {
-		return TrainResult{}, fromStatus(err)
+		return TrainResult{}, c.fromStatus(err)
 	}
 	msg := &artclassv1.TrainRequest{Options: trainOptions(opts)}
 	var (
@@ -216,7 +216,7 @@ func (c *Client) Train(ctx context.Context, samples Samples, opts TrainOptions) 
 	}
 	resp, err := stream.CloseAndRecv()
 	if err != nil {
-		return TrainResult{}, fromStatus(err)
+		return TrainResult{}, c.fromStatus(err)
 	}
 	return TrainResult{
 		Model:           model(resp.GetModel()),

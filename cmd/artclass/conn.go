@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -80,26 +77,6 @@ func (c *connFlags) dial(stderr io.Writer) (*client.Client, error) {
 	return cl, err
 }
 
-// unresolvable looks up each host of addr and returns the first that does
-// not resolve: gRPC's own error for a name without addresses says only
-// that it has nothing to pick from.
-func unresolvable(addr string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	addr = strings.TrimPrefix(addr, "dns:///")
-	for _, a := range strings.Split(addr, ",") {
-		host, _, err := net.SplitHostPort(strings.TrimSpace(a))
-		if err != nil || net.ParseIP(strings.Trim(host, "[]")) != nil {
-			continue
-		}
-		var dnsErr *net.DNSError
-		if _, err := net.DefaultResolver.LookupHost(ctx, host); errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-			return host, errors.New("no such host")
-		}
-	}
-	return "", nil
-}
-
 // serverError says what happened, in the user's terms, when a call to the
 // server failed, and what to do about it.
 func (c *connFlags) serverError(err error) error {
@@ -115,9 +92,6 @@ func (c *connFlags) serverError(err error) error {
 	case errors.Is(err, client.ErrUnreachable):
 		return fmt.Errorf("cannot reach artclassd at %s: nothing answers (start it, or set --addr or ARTCLASS_ADDR): %s", c.addr, e.Cause())
 	case errors.Is(err, client.ErrUnavailable):
-		if host, lerr := unresolvable(c.addr); lerr != nil {
-			return fmt.Errorf("cannot resolve the host of %s: %s: %v", c.addr, host, lerr)
-		}
 		return fmt.Errorf("artclassd at %s is unavailable: %s", c.addr, e.Cause())
 	case errors.Is(err, client.ErrUnauthenticated):
 		return fmt.Errorf("%w (give the server's admin token with --token-file or ARTCLASS_TOKEN_FILE)", err)
