@@ -105,18 +105,15 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	}
 
 	api := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: jsonCodec{&runtime.JSONPb{
-				// The proto's names, as the CLI's JSON and the proto
-				// documentation spell them; every field, so that a client
-				// sees "labels": [] rather than no key for an article with
-				// no label.
-				MarshalOptions: protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
-				// Unknown fields are refused so that a typo ("txt") is a
-				// 400 naming it, not a silently empty article.
-				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			}},
-		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonCodec{&runtime.JSONPb{
+			// The proto's names, as the CLI's JSON and the proto
+			// documentation spell them; every field, so that a client sees
+			// "labels": [] rather than no key for an article with no label.
+			MarshalOptions: protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+			// Unknown fields are refused so that a typo ("txt") is a 400
+			// naming it, not a silently empty article.
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}}),
 		// The server's response metadata (its content-type, application/grpc)
 		// means nothing to an HTTP client, so none becomes a header.
 		runtime.WithOutgoingHeaderMatcher(forwardNone),

@@ -197,7 +197,8 @@ func TestRoutes(t *testing.T) {
 			}
 		},
 	}, {
-		name: "unknown version", method: "POST", path: "/v1/models/00000000000000000000000000000000:activate", body: "{}",
+		// No body at all is an empty request, as {} is.
+		name: "unknown version", method: "POST", path: "/v1/models/00000000000000000000000000000000:activate",
 		wantMethod: svc + "ActivateModel", wantStatus: 404,
 	}, {
 		name: "healthz", method: "GET", path: "/healthz",
