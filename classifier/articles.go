@@ -83,7 +83,8 @@ func (e *TooLongError) Error() string {
 // own (CheckArticle does it in-process).
 //
 // Every problem of the input is a record with Err set, and the rest go on
-// where they can; ReadArticles returns only fn's error, which stops it.
+// where they can; ReadArticles returns fn's error, which stops it, and an
+// error for an unknown format.
 func ReadArticles(r io.Reader, format ArticleFormat, source string, limits Limits, fn func(ArticleRecord) error) error {
 	maxLine := limits.MaxLineBytes()
 	switch format {
@@ -93,8 +94,10 @@ func ReadArticles(r io.Reader, format ArticleFormat, source string, limits Limit
 		return readCSV(r, source, fn)
 	case FormatDetect:
 		return readDetect(r, source, maxLine, fn)
+	case FormatText:
+		return fn(readText(r, source, maxLine))
 	}
-	return fn(readText(r, source, maxLine))
+	return fmt.Errorf("read articles: format %q is not one of text, jsonl, csv and detect", format)
 }
 
 // ReadArticlesFile reads the articles of the file at path in the format

@@ -121,6 +121,15 @@ func TestReadArticlesStops(t *testing.T) {
 	}
 }
 
+func TestReadArticlesUnknownFormat(t *testing.T) {
+	t.Parallel()
+	called := false
+	err := ReadArticles(strings.NewReader("text"), "xml", "in", Limits{}, func(ArticleRecord) error { called = true; return nil })
+	if err == nil || !strings.Contains(err.Error(), `format "xml"`) || called {
+		t.Errorf("format xml: %v (fn called: %v), want an error naming the format", err, called)
+	}
+}
+
 func TestArticleFormatOf(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]ArticleFormat{
