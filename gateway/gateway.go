@@ -48,8 +48,8 @@ import (
 const (
 	// DefaultMaxBodyBytes bounds the body of a unary call. It is above the
 	// JSON form of the largest request the server accepts with its default
-	// limits (a 1 MiB article, escaped), and low enough that a stray upload
-	// cannot make the gateway buffer much.
+	// limits (a 1 MiB article, escaped), and bounds what one call can make
+	// the gateway hold in memory.
 	DefaultMaxBodyBytes = 32 << 20
 	// DefaultMaxStreamBodyBytes bounds the body of a streaming call (Train,
 	// ClassifyStream). It is twice the server's default Train limit of 256
