@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/artclass/artclass/gateway"
 )
@@ -231,6 +232,35 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		}
 		if n := eval[int](t, ctx, `document.querySelectorAll("#topics > li").length`); n != 0 {
 			t.Errorf("%d bars still shown after an error", n)
+		}
+	})
+
+	t.Run("keyboard", func(t *testing.T) {
+		// Every control has a name a screen reader can say.
+		unnamed := eval[[]string](t, ctx, `[...document.querySelectorAll("input, textarea, button, select, a[href]")]
+			.filter((e) => !((e.labels && e.labels.length) || e.getAttribute("aria-label") || e.textContent.trim()))
+			.map((e) => e.outerHTML.slice(0, 80))`)
+		if len(unnamed) > 0 {
+			t.Errorf("controls without a name: %q", unnamed)
+		}
+		if live := eval[string](t, ctx, `document.getElementById("result-summary").getAttribute("aria-live")`); live != "polite" {
+			t.Errorf("result summary aria-live = %q, want polite", live)
+		}
+		// Title, then text, by Tab; Ctrl+Enter in the text classifies.
+		within(t, ctx,
+			chromedp.Focus(chromedp.CSS("#title")),
+			chromedp.KeyEvent(kb.Tab),
+		)
+		if id := eval[string](t, ctx, `document.activeElement.id`); id != "text" {
+			t.Fatalf("Tab from the title went to %q, want the text", id)
+		}
+		within(t, ctx,
+			chromedp.KeyEvent("Glaciers retreat as climate change warms the Alps, scientists said."),
+			chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+			chromedp.Poll[chromedp.Void](`document.querySelector("#topics > li")?.dataset.label === "environment"`),
+		)
+		if msg := eval[bool](t, ctx, `document.getElementById("form-error").hidden`); !msg {
+			t.Error("the earlier error is still shown after a good classification")
 		}
 	})
 
