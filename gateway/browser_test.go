@@ -276,6 +276,14 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		if err := os.WriteFile(jsonl, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// CSV with a quoted comma and a quoted line break.
+		csvFile := filepath.Join(dir, "desk.csv")
+		csvText := "id,title,text\r\n" +
+			"c1,\"Drill, near the border\",\"Troops and tanks of the army moved to the border for a military drill.\"\r\n" +
+			"c2,,\"Line one about carbon emissions,\nand a second about climate change and drought.\"\r\n"
+		if err := os.WriteFile(csvFile, []byte(csvText), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		downloads := t.TempDir()
 		if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
@@ -283,8 +291,8 @@ func TestPlaygroundInBrowser(t *testing.T) {
 			t.Fatalf("allow downloads: %v", err)
 		}
 		within(t, ctx,
-			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{jsonl}),
-			chromedp.Poll[chromedp.Void](`document.querySelectorAll("#batch-table tbody tr").length === 4 && !document.getElementById("batch-actions").hidden`),
+			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{jsonl, csvFile}),
+			chromedp.Poll[chromedp.Void](`document.querySelectorAll("#batch-table tbody tr").length === 6 && !document.getElementById("batch-actions").hidden`),
 		)
 		type row struct{ ID, Topics, Problem string }
 		rows := eval[[]row](t, ctx, `[...document.querySelectorAll("#batch-table tbody tr")].map((tr) => ({
@@ -294,6 +302,8 @@ func TestPlaygroundInBrowser(t *testing.T) {
 			{ID: "glacier", Topics: "environment"},
 			{ID: "blank", Problem: "The article text is empty or only white space; it must hold the article's body."},
 			{ID: "feed.jsonl:4", Problem: "Line 4 of feed.jsonl is not valid JSON."},
+			{ID: "c1", Topics: "defence"},
+			{ID: "c2", Topics: "environment"},
 		}
 		if !slices.Equal(rows, want) {
 			t.Errorf("batch table:\n%v\nwant\n%v", rows, want)
@@ -312,7 +322,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		recs, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
-		if err != nil || len(recs) != 5 {
+		if err != nil || len(recs) != 7 {
 			t.Fatalf("downloaded CSV: %d records, err %v:\n%s", len(recs), err, data)
 		}
 		if h := strings.Join(recs[0], ","); !strings.HasPrefix(h, "id,labels,") || !strings.HasSuffix(h, ",error") {
