@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"text/template"
 
+	"github.com/google/renameio/v2"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/artclass/artclass/classifier"
@@ -48,7 +49,8 @@ const (
 var reportTemplate string
 
 // Write writes ReportFile and its plots, ConfusionFile and ReliabilityFile
-// of ev.All, into dir, creating it if need be.
+// of ev.All, into dir, creating it if need be. Each file is replaced whole
+// (renameio), so a failed write leaves no half-drawn plot.
 func Write(dir string, ev Evaluation) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -71,7 +73,7 @@ func Write(dir string, ev Evaluation) error {
 	if err := tmpl.Execute(&b, ev); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ReportFile), b.Bytes(), 0o644); err != nil {
+	if err := renameio.WriteFile(filepath.Join(dir, ReportFile), b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

@@ -1,9 +1,13 @@
 package evalreport
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
 	"math"
+	"path/filepath"
+
+	"github.com/google/renameio/v2"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette/brewer"
@@ -14,9 +18,18 @@ import (
 	"github.com/artclass/artclass/classifier"
 )
 
-// savePlot draws p into a PNG file at path.
+// savePlot draws p into a PNG file at path, which is replaced whole or
+// not at all.
 func savePlot(p *plot.Plot, w, h vg.Length, path string) error {
-	if err := p.Save(w, h, path); err != nil {
+	png, err := p.WriterTo(w, h, "png")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	var b bytes.Buffer
+	if _, err := png.WriteTo(&b); err != nil {
+		return fmt.Errorf("report: %s: %w", filepath.Base(path), err)
+	}
+	if err := renameio.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
