@@ -9,10 +9,10 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/james-bowman/sparse"
+	"golang.org/x/sync/errgroup"
 )
 
 // Algorithm names accepted in TrainOptions.Algorithm.
@@ -402,59 +402,53 @@ func crossValidate(ctx context.Context, d *dataset, fold []int, opts TrainOption
 	for _, alg := range algorithms {
 		out[alg] = foldScores{whole: make([][]float64, len(d.docs)), best: make([][]float64, len(d.docs))}
 	}
-	errs := make([]error, opts.Folds)
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
+	// The folds run in parallel, a core each; the first that fails cancels
+	// the others, and its error is the one returned.
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for f := range opts.Folds {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := ctx.Err(); err != nil {
-				errs[f] = err
-				return
-			}
-			var trainIdx, testIdx []int
-			for i, fi := range fold {
-				switch {
-				case fi == f:
-					testIdx = append(testIdx, i)
-				default:
-					trainIdx = append(trainIdx, i)
-				}
-			}
-			var realIdx []int
-			for _, i := range trainIdx {
-				if i < d.real {
-					realIdx = append(realIdx, i)
-				}
-			}
-			fp, X, err := fitFeaturesOn(pick(d.docs, realIdx), pick(d.docs, trainIdx), opts)
-			if err != nil {
-				errs[f] = err
-				return
-			}
-			truth := pick(d.truth, trainIdx)
-			for _, alg := range algorithms {
-				if err := ctx.Err(); err != nil {
-					errs[f] = err
-					return
-				}
-				m, err := newModel(d.labels, fp, fitAll(X, truth, alg, opts), opts)
-				if err != nil {
-					errs[f] = err
-					return
-				}
-				for _, i := range testIdx {
-					// Each sample is in exactly one fold.
-					s := m.rawScores(d.titles[i], d.texts[i])
-					out[alg].whole[i], out[alg].best[i] = s.whole, s.best
-				}
-			}
-		}()
+		g.Go(func() error { return validateFold(ctx, d, fold, f, opts, algorithms, out) })
 	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+	return out, g.Wait()
+}
+
+// validateFold fits fold f's features and every algorithm on the other
+// folds and scores fold f's samples into out, which it shares with the
+// other folds: each sample is in exactly one fold, so they write apart.
+func validateFold(ctx context.Context, d *dataset, fold []int, f int, opts TrainOptions, algorithms []string, out map[string]foldScores) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var trainIdx, testIdx, realIdx []int
+	for i, fi := range fold {
+		if fi == f {
+			testIdx = append(testIdx, i)
+			continue
+		}
+		trainIdx = append(trainIdx, i)
+		if i < d.real {
+			realIdx = append(realIdx, i)
+		}
+	}
+	fp, X, err := fitFeaturesOn(pick(d.docs, realIdx), pick(d.docs, trainIdx), opts)
+	if err != nil {
+		return err
+	}
+	truth := pick(d.truth, trainIdx)
+	for _, alg := range algorithms {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m, err := newModel(d.labels, fp, fitAll(X, truth, alg, opts), opts)
+		if err != nil {
+			return err
+		}
+		for _, i := range testIdx {
+			s := m.rawScores(d.titles[i], d.texts[i])
+			out[alg].whole[i], out[alg].best[i] = s.whole, s.best
+		}
+	}
+	return nil
 }
 
 func pick[T any](xs []T, idx []int) []T {
