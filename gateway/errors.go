@@ -113,6 +113,12 @@ func limitBody(next http.Handler, unary, stream int64) http.Handler {
 		streaming := isStreaming(r.URL.Path)
 		if streaming {
 			bl.limit = stream
+			// ClassifyStream answers while it reads. An HTTP/1 server
+			// otherwise discards the rest of the body when the first answer
+			// is written, and the stream ends after the articles read so
+			// far, with a 200. HTTP/2 is full duplex already and says
+			// ErrNotSupported, which is fine.
+			_ = http.NewResponseController(w).EnableFullDuplex()
 		}
 		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, bl))
 		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, bl.limit), bl: bl, stream: streaming, size: r.ContentLength}

@@ -674,6 +674,42 @@ func TestStreamBodyLimit(t *testing.T) {
 	}
 }
 
+// TestClassifyStreamLong streams more articles than an HTTP/1 server
+// buffers: every one must be answered, in order. (Without full duplex the
+// server drops the rest of the body at the first answer, and the stream
+// ends early with a 200.)
+func TestClassifyStreamLong(t *testing.T) {
+	t.Parallel()
+	s := start(t, withModel(t), gateway.Options{})
+	const n = 500
+	var body strings.Builder
+	for i := range n {
+		fmt.Fprintf(&body, "{\"article\": {\"id\": \"%d\", \"text\": %q}, \"filter\": {\"top_k\": 1}}\n", i, electionText)
+	}
+	r := s.do(t, "POST", "/v1/classify:stream", body.String(), "Content-Type", "application/x-ndjson")
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	lines := strings.Split(strings.TrimSuffix(r.body, "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d answers to %d articles; last: %s", len(lines), n, lines[len(lines)-1])
+	}
+	for i, line := range lines {
+		var a struct {
+			Result struct {
+				Result struct {
+					ID             string          `json:"id"`
+					Classification json.RawMessage `json:"classification"`
+				}
+			}
+		}
+		mustJSON(t, line, &a)
+		if a.Result.Result.ID != fmt.Sprint(i) || a.Result.Result.Classification == nil {
+			t.Fatalf("answer %d: %s, want article %d classified", i, line, i)
+		}
+	}
+}
+
 // TestHTTPStatus checks the mapping of gRPC codes to HTTP statuses,
 // RESOURCE_EXHAUSTED's two meanings included.
 func TestHTTPStatus(t *testing.T) {
