@@ -11,8 +11,10 @@
     model: "v1/model",
   };
   // Articles per ClassifyBatch call: well under the server's default limit
-  // of 1,000, so that a progress line moves and one slow call holds little.
+  // of 1,000, so that a progress line moves and one slow call holds little;
+  // and characters per call, well under the gateway's 32 MiB body limit.
   const BATCH_CHUNK = 100;
+  const BATCH_CHARS = 4 << 20;
 
   // Example articles written for this playground.
   const EXAMPLES = [
@@ -431,8 +433,8 @@
     let done = 0;
     status.textContent = `Classifying ${num(todo.length)} articles…`;
     try {
-      for (let i = 0; i < todo.length; i += BATCH_CHUNK) {
-        const chunk = todo.slice(i, i + BATCH_CHUNK);
+      for (let i = 0; i < todo.length; i += chunkLength(todo, i)) {
+        const chunk = todo.slice(i, i + chunkLength(todo, i));
         const resp = await call(API.batch, { articles: chunk.map(({ id, title, text }) => ({ id, title, text })) });
         resp.results.forEach((res, j) => { chunk[j].result = res; });
         done += chunk.length;
@@ -447,6 +449,20 @@
     const failed = state.batchRows.filter((r) => r.error).length;
     status.textContent = `${num(state.batchRows.length - failed)} of ${num(state.batchRows.length)} articles classified` +
       (failed ? `; ${num(failed)} could not be (see the last column).` : ".");
+  }
+
+  // chunkLength is how many articles from items[start] go in one call: at
+  // most BATCH_CHUNK, and at most BATCH_CHARS of text unless one article
+  // alone is longer (the server then judges it).
+  function chunkLength(items, start) {
+    let n = 0, chars = 0;
+    while (start + n < items.length && n < BATCH_CHUNK) {
+      const a = items[start + n];
+      chars += a.text.length + a.title.length;
+      if (n > 0 && chars > BATCH_CHARS) break;
+      n++;
+    }
+    return n;
   }
 
   // toRow flattens an article and its outcome into a table row.
