@@ -2,9 +2,11 @@
 # gen.sh lints the protobuf API and regenerates its Go code beside the .proto
 # files (proto/artclass/v1: messages, gRPC stubs, the grpc-gateway reverse
 # proxy) and the OpenAPI description the gateway embeds
-# (gateway/openapi/artclass.swagger.json, options in gateway/openapi/config.yaml). buf and the protoc plugins are the versions pinned
-# in tools/buf/go.mod and tools/go.mod; buf has its own module file because it
-# needs a newer google.golang.org/protobuf than the protoc-gen-go we pin.
+# (gateway/openapi/artclass.swagger.json; its options are in
+# gateway/openapi/config.yaml). buf and the protoc plugins are the versions
+# pinned in tools/buf/go.mod and tools/go.mod; buf has its own module file
+# because it needs a newer google.golang.org/protobuf than the protoc-gen-go
+# we pin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
