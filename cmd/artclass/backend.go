@@ -8,6 +8,7 @@ import (
 
 	"github.com/artclass/artclass/classifier"
 	"github.com/artclass/artclass/client"
+	"github.com/artclass/artclass/internal/envflag"
 )
 
 // backend classifies batches of articles, through a server or in-process,
@@ -71,7 +72,7 @@ func (m *modelFlags) open(fs *pflag.FlagSet, stderr io.Writer) (backend, error) 
 	switch {
 	case m.local && m.modelPath != "":
 		return nil, usagef("give at most one of --local and --model")
-	case onCommandLine(fs, "addr") && (m.local || m.modelPath != ""):
+	case envflag.FromCommandLine(fs, "addr") && (m.local || m.modelPath != ""):
 		return nil, usagef("--addr asks the server; --local and --model work in-process: give one")
 	case m.maxTextBytes < 1:
 		return nil, usagef("--max-text-bytes %d must be at least 1", m.maxTextBytes)

@@ -29,13 +29,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
+	"github.com/artclass/artclass/internal/buildinfo"
 	"github.com/artclass/artclass/internal/envflag"
 )
 
@@ -69,10 +68,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // envPrefix starts the environment variable of every flag.
 const envPrefix = "ARTCLASS"
 
-// fromEnv marks, in a flag's annotations, a value that came from the
-// environment rather than the command line.
-const fromEnv = "artclass-from-env"
-
 // runWithInput is run with standard input supplied, for tests.
 func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
@@ -87,12 +82,9 @@ evaluates and describes models. Every flag has an ARTCLASS_* variable.`,
   artclass eval --data examples/samples.jsonl --report out/
   artclass model --addr artclass.internal:50051
   artclass health`,
-		Version:       version(),
+		Version:       buildinfo.Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return applyEnv(cmd.Flags())
-		},
 	}
 	root.SetVersionTemplate("artclass {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -104,7 +96,13 @@ evaluates and describes models. Every flag has an ARTCLASS_* variable.`,
 		newModelsCmd(stdout, stderr),
 		newHealthCmd(stdout),
 	)
-	annotate(root)
+	applyEnv := envflag.Bind(root, envPrefix)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := applyEnv(cmd); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -114,39 +112,6 @@ evaluates and describes models. Every flag has an ARTCLASS_* variable.`,
 		return usageError{err}
 	}
 	return err
-}
-
-// annotate names each flag's environment variable in the help of c and of
-// every command below it.
-func annotate(c *cobra.Command) {
-	envflag.Annotate(c.Flags(), envPrefix, "help", "version")
-	for _, sub := range c.Commands() {
-		annotate(sub)
-	}
-}
-
-// applyEnv sets each flag not given on the command line from its
-// environment variable, and marks those it set (see onCommandLine).
-func applyEnv(fs *pflag.FlagSet) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *pflag.Flag) { given[f.Name] = true })
-	if err := envflag.Apply(fs, envPrefix, os.LookupEnv, "help", "version"); err != nil {
-		return usageError{err}
-	}
-	fs.Visit(func(f *pflag.Flag) {
-		if !given[f.Name] {
-			_ = fs.SetAnnotation(f.Name, fromEnv, []string{"true"})
-		}
-	})
-	return nil
-}
-
-// onCommandLine reports whether the flag name was given on the command
-// line, not by its environment variable: a variable sets a default, so it
-// never conflicts with another flag.
-func onCommandLine(fs *pflag.FlagSet, name string) bool {
-	f := fs.Lookup(name)
-	return f != nil && f.Changed && f.Annotations[fromEnv] == nil
 }
 
 // isCobraUsage reports whether err is cobra's complaint about arguments or
@@ -160,18 +125,4 @@ func isCobraUsage(err error) bool {
 	// unknown subcommand and cobra.NoArgs both say "unknown command",
 	// cobra.ExactArgs "accepts".
 	return strings.Contains(err.Error(), "unknown command") || strings.Contains(err.Error(), "accepts ")
-}
-
-// version is the main module's version ("devel" in a checkout) and the Go
-// version of the build.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	v := info.Main.Version
-	if v == "" || v == "(devel)" {
-		v = "devel"
-	}
-	return v + " " + info.GoVersion
 }

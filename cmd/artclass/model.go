@@ -12,6 +12,7 @@ import (
 
 	"github.com/artclass/artclass/client"
 	"github.com/artclass/artclass/evalreport"
+	"github.com/artclass/artclass/internal/envflag"
 )
 
 func newModelCmd(stdout io.Writer) *cobra.Command {
@@ -134,7 +135,7 @@ it within its poll interval. The quality gate does not apply: a person chose.
 		var admin modelAdmin
 		var err error
 		switch {
-		case store != "" && onCommandLine(cmd.Flags(), "addr"):
+		case store != "" && envflag.FromCommandLine(cmd.Flags(), "addr"):
 			return usagef("models: --store works on the store directly; --addr asks a server: give one")
 		case store != "":
 			admin, err = openStore(cmd.Context(), store)

@@ -17,6 +17,7 @@ import (
 	"github.com/artclass/artclass/classifier"
 	"github.com/artclass/artclass/client"
 	"github.com/artclass/artclass/evalreport"
+	"github.com/artclass/artclass/internal/envflag"
 )
 
 // trainFlags are train's options.
@@ -111,7 +112,7 @@ func ifChanged[T any](fs *pflag.FlagSet, name string, v *T) *T {
 // local trains in-process and writes --out, stores into --store, or both.
 func (tf *trainFlags) local(ctx context.Context, fs *pflag.FlagSet, ov classifier.TrainOverrides, stdout, stderr io.Writer) error {
 	switch {
-	case onCommandLine(fs, "addr") || onCommandLine(fs, "token-file"):
+	case envflag.FromCommandLine(fs, "addr") || envflag.FromCommandLine(fs, "token-file"):
 		return usagef("train: --out and --store train in-process; --addr and --token-file are for training on the server")
 	case tf.noActive && tf.store == "":
 		return usagef("train: --no-activate goes with --store")

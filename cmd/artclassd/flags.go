@@ -4,15 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/internal/buildinfo"
 	"github.com/artclass/artclass/internal/envflag"
 	"github.com/artclass/artclass/modelstore"
 	"github.com/artclass/artclass/server"
@@ -55,17 +54,17 @@ func newCommand(stdout, stderr io.Writer) (*cobra.Command, *options) {
 		Short:         "Serve the artclass API over gRPC and HTTP/JSON",
 		Long:          "artclassd classifies news articles into topics with calibrated confidences.\nEvery flag can also be set by its ARTCLASS_* environment variable; the command line wins.",
 		Args:          cobra.NoArgs,
-		Version:       version(),
+		Version:       buildinfo.Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	o.register(cmd.Flags())
-	envflag.Annotate(cmd.Flags(), envPrefix, "help", "version")
+	applyEnv := envflag.Bind(cmd, envPrefix)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	finish := func(cmd *cobra.Command) error {
-		if err := envflag.Apply(cmd.Flags(), envPrefix, os.LookupEnv, "help", "version"); err != nil {
+		if err := applyEnv(cmd); err != nil {
 			return usageError{err}
 		}
 		if err := o.check(); err != nil {
@@ -154,12 +153,4 @@ func (o *options) storeURL() string {
 		abs = o.modelDir
 	}
 	return "file://" + filepath.ToSlash(abs)
-}
-
-// version is the module version the binary was built from.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
 }
