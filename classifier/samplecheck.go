@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 )
@@ -100,4 +101,73 @@ func (c *SampleChecker) Rare() []RareLabel {
 		return strings.Compare(a.Label, b.Label)
 	})
 	return rare
+}
+
+// SampleFiles are JSONL sample files (ReadSamples' format), read in order
+// as one set of samples: a trainer checks them with Check, then reads them
+// with Each, or does both with Read.
+type SampleFiles []string
+
+// Check runs a SampleChecker over every file and returns the labels fewer
+// than MinLabelSamples samples carry (warnings, not errors) and the files'
+// total size in bytes, for a progress bar. The error is the first file's
+// that cannot be opened or has a sample without "labels".
+func (files SampleFiles) Check() (rare []RareLabel, size int64, _ error) {
+	var check SampleChecker
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, 0, fmt.Errorf("samples: %w", err)
+		}
+		err = check.Check(f, p)
+		if info, serr := f.Stat(); serr == nil {
+			size += info.Size()
+		}
+		f.Close()
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return check.Rare(), size, nil
+}
+
+// Each returns a function that yields the files' samples in order, as
+// ReadSamples reads them, copying the bytes it reads to progress unless
+// that is nil.
+func (files SampleFiles) Each(progress io.Writer) func(yield func(Sample) error) error {
+	if progress == nil {
+		progress = io.Discard
+	}
+	return func(yield func(Sample) error) error {
+		for _, p := range files {
+			f, err := os.Open(p)
+			if err != nil {
+				return fmt.Errorf("samples: %w", err)
+			}
+			err = ReadSamples(io.TeeReader(f, progress), p, yield)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// Read checks the files (Check) and reads every sample, returning them
+// with the labels few samples carry, for the caller to warn about.
+func (files SampleFiles) Read() ([]Sample, []RareLabel, error) {
+	rare, _, err := files.Check()
+	if err != nil {
+		return nil, nil, err
+	}
+	var all []Sample
+	err = files.Each(nil)(func(s Sample) error {
+		all = append(all, s)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return all, rare, nil
 }

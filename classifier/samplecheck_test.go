@@ -1,7 +1,10 @@
 package classifier
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -68,5 +71,74 @@ func TestSampleChecker(t *testing.T) {
 	got := RareLabel{Label: "defense", Count: 4, Lines: []string{"a:6", "a:7", "a:8"}}.String()
 	if want := `label "defense" is used by 4 sample(s), fewer than 5 (a:6, a:7, a:8, …): a typo?`; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+// TestSampleFiles reads real files: Read returns every sample in file order
+// and the rare labels, or the first file's error naming file and line; Each
+// copies what it reads to its progress writer.
+func TestSampleFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	common := write("common.jsonl", strings.Repeat(`{"text": "a", "labels": ["x"]}`+"\n", 5))
+	rare := write("rare.jsonl", `{"text": "b", "labels": ["y"]}`+"\n"+`{"text": "c", "labels": []}`+"\n")
+	typo := write("typo.jsonl", `{"text": "d", "label": ["x"]}`+"\n")
+	tests := []struct {
+		name      string
+		files     SampleFiles
+		wantTexts string
+		wantRare  []string
+		wantErr   string
+	}{
+		{name: "two files in order", files: SampleFiles{common, rare}, wantTexts: "aaaaabc", wantRare: []string{"y"}},
+		{name: "no rare label", files: SampleFiles{common}, wantTexts: "aaaaa"},
+		{name: "missing labels names file and line", files: SampleFiles{common, typo}, wantErr: typo + `:1: invalid sample: "labels" is missing`},
+		{name: "missing file", files: SampleFiles{filepath.Join(dir, "none.jsonl")}, wantErr: "samples: open " + filepath.Join(dir, "none.jsonl")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			samples, rareLabels, err := tt.files.Read()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var texts strings.Builder
+			for _, s := range samples {
+				texts.WriteString(s.Text)
+			}
+			var labels []string
+			for _, r := range rareLabels {
+				labels = append(labels, r.Label)
+			}
+			if texts.String() != tt.wantTexts || !reflect.DeepEqual(labels, tt.wantRare) {
+				t.Errorf("texts %q rare %v, want %q %v", texts.String(), labels, tt.wantTexts, tt.wantRare)
+			}
+		})
+	}
+
+	files := SampleFiles{common, rare}
+	_, size, err := files.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read bytes.Buffer
+	if err := files.Each(&read)(func(Sample) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if int64(read.Len()) != size {
+		t.Errorf("Each copied %d bytes to its progress writer; Check counted %d", read.Len(), size)
 	}
 }

@@ -40,35 +40,29 @@ func errNoStore(method string) error {
 		"%s is disabled because the server has no model store; start artclassd with --model-store URL or --model-dir DIR to enable it", method)
 }
 
-// publish stores m and makes it the active version, unless the store's
-// active model is better by more than classifier.MaxMacroF1Drop (the
-// quality gate every adapter applies, classifier.CheckQuality) and force
-// is unset;
-// expected is the pointer read before training. This replica serves m at
-// once; the others follow the store.
+// publish stores m and makes it the active version through
+// modelstore.PublishGated, the quality gate every adapter applies
+// (classifier.CheckQuality against the store's active model, unless
+// force); expected is the pointer read before training. This replica
+// serves m at once; the others follow the store.
 func (s *Server) publish(ctx context.Context, m *classifier.Model, expected modelstore.Pointer, force bool) (_ *artclassv1.TrainResponse, result string, _ error) {
-	resp := &artclassv1.TrainResponse{Model: toModel(m.Metadata(), m.Thresholds())}
-	if expected.Version != "" {
-		prev, err := s.cfg.Store.Manifest(ctx, expected.Version)
-		if err != nil {
-			return nil, "failed", s.storeError(ctx, "read the active version's manifest", err)
-		}
-		resp.PreviousVersion, resp.PreviousMacroF1 = prev.Version, prev.CV.MacroF1
-		baseline := classifier.Metadata{Version: prev.Version, CV: prev.CV}
-		var qe *classifier.QualityError
-		if err := classifier.CheckQuality(m.Metadata(), baseline); errors.As(err, &qe) && !force {
-			return nil, "rejected", qualityError(qe)
-		}
-	}
-	_, p, err := s.cfg.Store.Publish(ctx, m, expected)
-	if err != nil {
-		if errors.Is(err, modelstore.ErrConflict) {
-			return nil, "conflict", conflictError(err)
-		}
+	pub, err := modelstore.PublishGated(ctx, s.cfg.Store, m, expected, force)
+	var qe *classifier.QualityError
+	var se *modelstore.StepError
+	switch {
+	case errors.As(err, &qe):
+		return nil, "rejected", qualityError(qe)
+	case errors.Is(err, modelstore.ErrConflict):
+		return nil, "conflict", conflictError(err)
+	case errors.As(err, &se):
+		return nil, "failed", s.storeError(ctx, se.Step, se.Err)
+	case err != nil:
 		return nil, "failed", s.storeError(ctx, "publish the trained model", err)
 	}
-	s.installStored(m, p.Generation)
+	s.installStored(m, pub.Pointer.Generation)
 	s.wake()
+	resp := &artclassv1.TrainResponse{Model: toModel(m.Metadata(), m.Thresholds())}
+	resp.PreviousVersion, resp.PreviousMacroF1 = pub.Previous.Version, pub.Previous.CV.MacroF1
 	return resp, "ok", nil
 }
 
@@ -137,11 +131,7 @@ func (c *classifierService) ListModels(ctx context.Context, _ *artclassv1.ListMo
 
 // storedModel converts a manifest.
 func storedModel(mf modelstore.Manifest, active bool) *artclassv1.StoredModel {
-	md := classifier.Metadata{
-		Version: mf.Version, Created: mf.Created, Labels: mf.Labels, Samples: mf.Samples,
-		Negatives: mf.Negatives, LabelCounts: mf.LabelCounts, Algorithm: mf.Algorithm, CV: mf.CV,
-	}
-	m := toModel(md, nil)
+	m := toModel(mf.Metadata(), nil)
 	// A manifest does not carry training options or the vocabulary size.
 	m.Options, m.Terms = nil, 0
 	return &artclassv1.StoredModel{Model: m, ParentVersion: mf.Parent, Sha256: mf.Checksum, SizeBytes: mf.Size, Active: active}

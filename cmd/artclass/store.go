@@ -55,9 +55,7 @@ func (s *storeAdmin) ListModels(ctx context.Context) (client.ModelList, error) {
 	}
 	l := client.ModelList{ActiveVersion: s.active.Version}
 	for _, m := range manifests {
-		md := classifier.Metadata{Version: m.Version, Created: m.Created, Labels: m.Labels, Samples: m.Samples,
-			Negatives: m.Negatives, LabelCounts: m.LabelCounts, Algorithm: m.Algorithm, CV: m.CV}
-		l.Models = append(l.Models, client.StoredModel{Model: client.Model{Metadata: md}, ParentVersion: m.Parent,
+		l.Models = append(l.Models, client.StoredModel{Model: client.Model{Metadata: m.Metadata()}, ParentVersion: m.Parent,
 			SHA256: m.Checksum, SizeBytes: m.Size, Active: m.Version == s.active.Version})
 	}
 	return l, nil
@@ -84,16 +82,12 @@ func (s *storeAdmin) publish(ctx context.Context, m *classifier.Model, noActivat
 		fmt.Fprintf(stdout, "model %s stored in %s; %s is still active\n", m.Version(), s.url, s.active.Version)
 		return nil
 	}
-	if s.active.Version != "" && !force {
-		active, err := s.st.Manifest(ctx, s.active.Version)
-		if err != nil {
-			return fmt.Errorf("store %s: %w", s.url, err)
-		}
-		if err := classifier.CheckQuality(m.Metadata(), classifier.Metadata{Version: active.Version, CV: active.CV}); err != nil {
-			return fmt.Errorf("train: %w (the store's active version); nothing stored, --force stores and activates it anyway", err)
-		}
-	}
-	if _, _, err := s.st.Publish(ctx, m, s.active); err != nil {
+	_, err := modelstore.PublishGated(ctx, s.st, m, s.active, force)
+	var qe *classifier.QualityError
+	switch {
+	case errors.As(err, &qe):
+		return fmt.Errorf("train: %w (the store's active version); nothing stored, --force stores and activates it anyway", err)
+	case err != nil:
 		return fmt.Errorf("store %s: %w", s.url, err)
 	}
 	fmt.Fprintf(stdout, "model %s stored in %s and active (it replaced %q)\n", m.Version(), s.url, s.active.Version)

@@ -210,18 +210,19 @@ func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifi
 	case tf.conn.tokenFile == "":
 		return usagef("train: training on the server needs its admin token: --token-file FILE (or ARTCLASS_TOKEN_FILE), or --out MODEL to train in-process")
 	}
-	files := sampleFiles(tf.data)
-	total, err := files.check(stderr)
+	files := classifier.SampleFiles(tf.data)
+	rare, total, err := files.Check()
 	if err != nil {
 		return err
 	}
+	warnRare(stderr, rare)
 	c, err := tf.conn.dial(stderr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	var bar *progressbar.ProgressBar
-	var read io.Writer = io.Discard
+	var read io.Writer
 	if !tf.quiet && isTerminal(stderr) {
 		bar = newBar(stderr, total, "sending samples")
 		read = bar
@@ -229,7 +230,7 @@ func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifi
 	var sent int
 	topts := client.TrainOptions{Overrides: ov, Force: tf.force, Progress: func(n int, _ int64) { sent = n }}
 	start := time.Now()
-	res, err := c.Train(ctx, files.each(read), topts)
+	res, err := c.Train(ctx, files.Each(read), topts)
 	if bar != nil {
 		bar.Finish()
 	}
@@ -249,62 +250,14 @@ func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifi
 // readSamples checks and reads every sample of the given JSONL files,
 // warning on stderr about labels few samples carry.
 func readSamples(paths []string, stderr io.Writer) ([]classifier.Sample, error) {
-	files := sampleFiles(paths)
-	if _, err := files.check(stderr); err != nil {
-		return nil, err
-	}
-	var all []classifier.Sample
-	err := files.each(io.Discard)(func(s classifier.Sample) error {
-		all = append(all, s)
-		return nil
-	})
-	return all, err
+	samples, rare, err := classifier.SampleFiles(paths).Read()
+	warnRare(stderr, rare)
+	return samples, err
 }
 
-// sampleFiles are the JSONL sample files of --data.
-type sampleFiles []string
-
-// check checks every sample of the files (a line without "labels" is an
-// error naming file and line) and warns on stderr about labels few samples
-// carry. It returns the files' total size, for a progress bar.
-func (files sampleFiles) check(stderr io.Writer) (int64, error) {
-	var check classifier.SampleChecker
-	var total int64
-	for _, p := range files {
-		f, err := os.Open(p)
-		if err != nil {
-			return 0, fmt.Errorf("samples: %w", err)
-		}
-		err = check.Check(f, p)
-		if info, serr := f.Stat(); serr == nil {
-			total += info.Size()
-		}
-		f.Close()
-		if err != nil {
-			return 0, err
-		}
-	}
-	for _, r := range check.Rare() {
+// warnRare warns about each label few samples carry.
+func warnRare(stderr io.Writer, rare []classifier.RareLabel) {
+	for _, r := range rare {
 		fmt.Fprintf(stderr, "artclass: warning: %s\n", r)
-	}
-	return total, nil
-}
-
-// each yields the files' samples in order, copying the bytes it reads to
-// read (a progress bar, or io.Discard).
-func (files sampleFiles) each(read io.Writer) func(yield func(classifier.Sample) error) error {
-	return func(yield func(classifier.Sample) error) error {
-		for _, p := range files {
-			f, err := os.Open(p)
-			if err != nil {
-				return fmt.Errorf("samples: %w", err)
-			}
-			err = classifier.ReadSamples(io.TeeReader(f, read), p, yield)
-			f.Close()
-			if err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 }
