@@ -240,9 +240,11 @@ func TestFollowerSurvivesS3Outage(t *testing.T) {
 	if u := nextUpdate(t, late, p1.Version); !u.FromCache || u.Pointer != (Pointer{}) {
 		t.Errorf("late replica's first update: from cache %v, pointer %+v; want the cache's copy", u.FromCache, u.Pointer)
 	}
-	if st := lf.Status(); !st.ServingFromCache || st.PollErrors == 0 {
-		t.Errorf("late replica's status = %+v; want serving from the cache after a poll error", st)
-	}
+	// The status is recorded once the swap has returned, so wait for it
+	// rather than read it at once.
+	waitStatus(t, lf, "serving from the cache after a poll error", func(st Status) bool {
+		return st.ServingFromCache && st.PollErrors > 0
+	})
 
 	srv.Start()
 	_, p2, err := s.Publish(context.Background(), ms[2], p1)
