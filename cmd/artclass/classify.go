@@ -24,22 +24,11 @@ func newClassifyCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "classify [FILE|DIR|-]...",
 		Short: "Classify articles through the server or in-process",
-		Long: `Classify scores each article of its inputs against every topic of the model.
-
-Inputs: a .jsonl file holds one {"id", "title", "text"} object a line; a .csv
-file a header row naming text and optionally title and id columns, then one
-article a row; any other file is one text article, its first line the title;
-a directory is searched for --include files; - (the default) is standard
-input, JSONL when it starts with '{'.
-
-The server at --addr judges each article by its own size limit; --local (the
-embedded model) or --model FILE classifies in-process, within
---max-text-bytes. Results come out in input order, with the article's id, the
-assigned labels, and the topics trimmed by --top-k and --min-confidence,
-which never change the labels. A label is assigned from its own threshold up,
-which can be below 0.5 (artclass model lists them). An input that cannot be
-read or classified is reported on standard error and the rest go on.
-docs/cli.md has the details.`,
+		Long: `Classify scores each article of its inputs (files, directories, .jsonl, .csv,
+- for standard input) against every topic, through the server at --addr or
+in-process (--local, --model), and prints the results in input order. An
+input that fails is reported on standard error and the rest go on. Inputs,
+outputs and limits are described in docs/cli.md.`,
 		Example: `  artclass classify examples/articles/
   artclass classify --addr artclass.internal:50051 --tls -o jsonl news/
   artclass classify --local --top-k 2 --explain examples/articles/ceasefire.txt
@@ -133,19 +122,19 @@ func classify(ctx context.Context, be backend, in *inputs, o classifyOptions, st
 		labels = md.Labels
 	}
 	out := newResultWriter(stdout, o.format, labels, o.explain, isTerminal(stdout))
-	bar := newProgress(stderr, in, o.quiet)
+	bar := classifyBar(stderr, in, o.quiet)
 	var total, failed int
 	report := func(source string, err error) {
 		if tooLong := (*classifier.TooLongError)(nil); errors.As(err, &tooLong) {
 			err = fmt.Errorf("%w (--max-text-bytes raises the limit)", err)
 		}
 		failed++
-		bar.clear()
+		bar.Clear()
 		fmt.Fprintf(stderr, "artclass: %s: %v\n", source, err)
 	}
 	err := classifyEach(ctx, be, in.each, o.filter, o.jobs, o.batchSize, func(it classifier.ArticleRecord, v verdict) error {
 		total++
-		bar.add(it.Bytes)
+		bar.Add64(it.Bytes)
 		switch {
 		case it.Err != nil:
 			report(it.Source, it.Err)
@@ -156,7 +145,7 @@ func classify(ctx context.Context, be backend, in *inputs, o classifyOptions, st
 		}
 		return nil
 	})
-	bar.finish()
+	bar.Finish()
 	if cerr := out.close(); err == nil {
 		err = cerr
 	}

@@ -22,13 +22,10 @@ func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval --data FILE.jsonl [--addr ADDR | --model MODEL] [--report DIR]",
 		Short: "Score a model against labelled samples",
-		Long: fmt.Sprintf(`Eval classifies every sample and prints per-label precision, recall, F1 and
-support, micro- and macro-F1, exact match, hamming loss and the expected
-calibration error, over all samples and over the short and the long ones
-apart (long: %d words or more). It scores the embedded model unless --model
-or --addr (or ARTCLASS_ADDR) says otherwise. -o json adds the model version,
-the data files and each confusion matrix; --report DIR writes report.md with
-a confusion matrix and a reliability diagram.`, classifier.LongArticleWords),
+		Long: `Eval classifies labelled samples with the embedded model, --model or the
+server at --addr, and prints the metrics over all samples and over short and
+long ones apart; --report DIR adds report.md and plots. docs/cli.md has the
+details.`,
 		Example: `  artclass eval --data examples/samples.jsonl
   artclass eval --data dev.jsonl --model my.model -o json
   artclass eval --data dev.jsonl --addr localhost:50051 --report eval-report/`,

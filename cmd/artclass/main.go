@@ -3,19 +3,12 @@
 //
 // Usage:
 //
-//	artclass classify [--addr ADDR | --local | --model MODEL] [-o table|json|jsonl|csv] [FILE|DIR|-]...
-//	artclass eval --data FILE.jsonl [--addr ADDR | --model MODEL] [-o table|json] [--report DIR]
-//	artclass train --data FILE.jsonl... (--out MODEL [--baseline MODEL] | [--addr ADDR] --token-file FILE) [--force]
-//	artclass model [--addr ADDR | --local | --model MODEL] [-o table|json]
-//	artclass models list|activate VERSION [--addr ADDR] --token-file FILE
-//	artclass health [--addr ADDR]
-//	artclass completion bash|zsh|fish|powershell
-//	artclass --version
+//	artclass classify|eval|train|model|models|health|completion [flags] [args]
+//	artclass COMMAND --help
 //
 // Every flag has an environment variable, ARTCLASS_ and the flag's name in
-// capitals with - as _ (ARTCLASS_ADDR); the command line wins. Inputs,
-// outputs, connection errors and every flag are described in docs/cli.md
-// and by artclass COMMAND --help.
+// capitals with - as _ (ARTCLASS_ADDR); the command line wins. docs/cli.md
+// describes every command, input, output and connection error.
 //
 // Exit status: 0 on success, 1 when the work or any input failed (each
 // failed input is reported on standard error and the rest go on), 2 for a
@@ -73,10 +66,9 @@ func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	root := &cobra.Command{
 		Use:   "artclass",
 		Short: "Classify news articles by topic with calibrated confidence",
-		Long: `artclass classifies news articles into topics with calibrated confidences,
-through an artclassd server (--addr, default localhost:50051) or in-process
-(--local for the embedded model, --model for a model file), and trains,
-evaluates and describes models. Every flag has an ARTCLASS_* variable.`,
+		Long: `artclass classifies news articles into topics, through an artclassd server
+or in-process, and trains, evaluates and describes models. Every flag has an
+ARTCLASS_* variable; docs/cli.md describes every command.`,
 		Example: `  artclass classify examples/articles/                  # ask the server at localhost:50051
   artclass classify --local -o json examples/articles/   # in-process
   artclass eval --data examples/samples.jsonl --report out/
@@ -108,21 +100,11 @@ evaluates and describes models. Every flag has an ARTCLASS_* variable.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err != nil && isCobraUsage(err) {
+	// Flag errors arrive as usageError through SetFlagErrorFunc; cobra's
+	// own complaints (an unknown subcommand, cobra.NoArgs: "unknown
+	// command"; cobra.ExactArgs: "accepts") are usage errors too.
+	if err != nil && (strings.Contains(err.Error(), "unknown command") || strings.Contains(err.Error(), "accepts ")) {
 		return usageError{err}
 	}
 	return err
-}
-
-// isCobraUsage reports whether err is cobra's complaint about arguments or
-// an unknown command, rather than a failure of the work itself.
-func isCobraUsage(err error) bool {
-	var u usageError
-	if errors.As(err, &u) {
-		return true
-	}
-	// Flag errors arrive as usageError through SetFlagErrorFunc; an
-	// unknown subcommand and cobra.NoArgs both say "unknown command",
-	// cobra.ExactArgs "accepts".
-	return strings.Contains(err.Error(), "unknown command") || strings.Contains(err.Error(), "accepts ")
 }

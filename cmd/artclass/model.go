@@ -23,12 +23,9 @@ func newModelCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "model [--addr ADDR | --local | --model MODEL] [-o table|json]",
 		Short: "Describe the server's model, or a model file",
-		Long: `Model prints the version, labels, each label's decision threshold, sample
-counts, options and cross-validated metrics of the server's model, a model
-file (--model) or the embedded model (--local). A label is assigned from its
-threshold up; thresholds maximise each label's cross-validated F1, so a rare
-label's can be below 0.5. -o json prints the metadata and "thresholds"; a
-server's answer has what the API carries, a file describes itself in full.`,
+		Long: `Model prints the version, labels, decision thresholds, sample counts, options
+and cross-validated metrics of the server's model, a model file (--model) or
+the embedded model (--local). docs/cli.md has the details.`,
 		Example: `  artclass model
   artclass model --addr artclass.internal:50051 -o json
   artclass model --model my.model`,
@@ -84,9 +81,7 @@ func newHealthCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "health [--addr ADDR]",
 		Short: "Ask the server whether it is serving",
-		Long: `Health asks the server's grpc.health.v1 service about the classifier and
-prints SERVING or NOT_SERVING (before a model is loaded, and while the server
-shuts down). The exit status is 0 only for SERVING.`,
+		Long:  "Health prints SERVING or NOT_SERVING; the exit status is 0 only for SERVING.",
 		Example: `  artclass health
   artclass health --addr artclass.internal:50051 --tls --timeout 2s`,
 		Args: cobra.NoArgs,
@@ -120,12 +115,9 @@ func newModelsCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "models list|activate VERSION",
 		Short: "List the server's stored model versions, or make one active",
-		Long: `Models works on the model store of the server at --addr, with its admin token
-(--token-file). "models list" prints every stored version, newest first, and
-marks the active one; "models activate VERSION" makes a stored version active
-(a rollback or a roll forward), and every replica following the store serves
-it within its poll interval. The quality gate does not apply: a person chose.
---store URL works on a model store directly instead of through a server.`,
+		Long: `Models lists the versions in a model store, or makes one active (a rollback or
+a roll forward), through the server at --addr with its admin token or on the
+store at --store URL directly. docs/cli.md has the details.`,
 		Example: `  artclass models list --token-file token
   artclass models list --store file:///var/lib/artclass/models
   artclass models activate 53ebad015b4bec54 --addr artclass.internal:50051 --ca-file ca.pem --token-file token`,

@@ -77,27 +77,24 @@ func newResultWriter(w io.Writer, format string, labels []string, explain, color
 func (rw *resultWriter) write(it classifier.ArticleRecord, v verdict) error {
 	defer func() { rw.n++ }()
 	switch rw.format {
-	case "jsonl", "json":
-		b, err := json.Marshal(rw.result(it, v))
-		if err != nil {
-			return err
-		}
-		if rw.format == "json" {
-			sep := ",\n  "
-			if rw.n == 0 {
-				sep = "[\n  "
-			}
-			rw.w.WriteString(sep)
-			rw.w.Write(b)
-			return nil
-		}
-		rw.w.Write(b)
-		return rw.w.WriteByte('\n')
 	case "csv":
 		return rw.writeCSV(it, v)
-	default:
+	case "table":
 		return rw.writeTable(it, v)
 	}
+	b, err := json.Marshal(rw.result(it, v))
+	switch {
+	case err != nil:
+		return err
+	case rw.format == "jsonl":
+		b = append(b, '\n')
+	case rw.n == 0:
+		rw.w.WriteString("[\n  ")
+	default:
+		rw.w.WriteString(",\n  ")
+	}
+	_, err = rw.w.Write(b)
+	return err
 }
 
 func (rw *resultWriter) result(it classifier.ArticleRecord, v verdict) result {
@@ -136,11 +133,7 @@ func (rw *resultWriter) writeCSV(it classifier.ArticleRecord, v verdict) error {
 	}
 	if rw.explain {
 		var why []string
-		for _, t := range v.Topics {
-			if t.Assigned && len(t.Terms) > 0 {
-				why = append(why, t.Label+": "+joinTerms(t.Terms, " | "))
-			}
-		}
+		explained(v, " | ", func(label, terms string) { why = append(why, label+": "+terms) })
 		row = append(row, strings.Join(why, "; "))
 	}
 	return rw.csv.Write(row)
@@ -166,21 +159,23 @@ func (rw *resultWriter) writeTable(it classifier.ArticleRecord, v verdict) error
 		fmt.Fprintf(tw, "  %s\t%.3f\n", t.Label, t.Confidence)
 	}
 	if rw.explain {
-		for _, t := range v.Topics {
-			if t.Assigned && len(t.Terms) > 0 {
-				fmt.Fprintf(tw, "  why %s:\t%s\n", t.Label, joinTerms(t.Terms, ", "))
-			}
-		}
+		explained(v, ", ", func(label, terms string) { fmt.Fprintf(tw, "  why %s:\t%s\n", label, terms) })
 	}
 	return tw.Flush()
 }
 
-func joinTerms(terms []classifier.Term, sep string) string {
-	s := make([]string, len(terms))
-	for i, t := range terms {
-		s[i] = t.Term
+// explained calls fn with each assigned label that has terms (--explain)
+// and its terms joined with sep.
+func explained(v verdict, sep string, fn func(label, terms string)) {
+	for _, t := range v.Topics {
+		if t.Assigned && len(t.Terms) > 0 {
+			terms := make([]string, len(t.Terms))
+			for i, term := range t.Terms {
+				terms[i] = term.Term
+			}
+			fn(t.Label, strings.Join(terms, sep))
+		}
 	}
-	return strings.Join(s, sep)
 }
 
 func (rw *resultWriter) close() error {
@@ -215,29 +210,25 @@ const (
 	progressBytes = 1 << 20
 )
 
-// progress is the progress bar of a long run, or nothing.
-type progress struct {
-	bar *progressbar.ProgressBar
-}
-
-// newProgress shows a bar on stderr when it is a terminal, quiet is off,
-// every input is a file (their size is the bar's total) and there are many
-// of them or they are large.
-func newProgress(stderr io.Writer, in *inputs, quiet bool) *progress {
-	if quiet || !isTerminal(stderr) {
-		return &progress{}
-	}
+// classifyBar is classify's progress bar on stderr, drawn when stderr is a
+// terminal, quiet is off, every input is a file (their size is the bar's
+// total) and there are many of them or they are large.
+func classifyBar(stderr io.Writer, in *inputs, quiet bool) *progressbar.ProgressBar {
 	var files int
 	var size int64
-	if !in.files(func(n int64) { files++; size += n }) || (files < progressFiles && size < progressBytes) {
-		return &progress{}
-	}
-	return &progress{bar: newBar(stderr, size, "classifying", progressbar.OptionSetPredictTime(true))}
+	show := !quiet && isTerminal(stderr) && in.files(func(n int64) { files++; size += n }) &&
+		(files >= progressFiles || size >= progressBytes)
+	return newBar(stderr, show, size, "classifying", progressbar.OptionSetPredictTime(true))
 }
 
-// newBar is the CLI's one style of progress bar: total bytes on w.
-func newBar(w io.Writer, total int64, description string, more ...progressbar.Option) *progressbar.ProgressBar {
+// newBar is the CLI's one style of progress bar: total bytes on w. Unless
+// show is set it is invisible, and its methods write nothing.
+func newBar(w io.Writer, show bool, total int64, description string, more ...progressbar.Option) *progressbar.ProgressBar {
+	if !show {
+		w = io.Discard
+	}
 	return progressbar.NewOptions64(total, append([]progressbar.Option{
+		progressbar.OptionSetVisibility(show),
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(description),
 		progressbar.OptionShowBytes(true),
@@ -245,24 +236,4 @@ func newBar(w io.Writer, total int64, description string, more ...progressbar.Op
 		progressbar.OptionThrottle(100 * time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	}, more...)...)
-}
-
-func (p *progress) add(n int64) {
-	if p.bar != nil {
-		p.bar.Add64(n)
-	}
-}
-
-// clear removes the bar before a message goes to stderr; the next add
-// draws it again.
-func (p *progress) clear() {
-	if p.bar != nil {
-		p.bar.Clear()
-	}
-}
-
-func (p *progress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-	}
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -39,16 +38,10 @@ func newTrainCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train --data FILE.jsonl... (--out MODEL [--baseline MODEL] | [--addr ADDR] --token-file FILE) [--force]",
 		Short: "Train a model from labelled samples, in-process or on the server",
-		Long: `Train reads labelled JSONL samples ({"title", "text", "labels": [...]} a line;
-"labels": [] for an article about none of the topics; a line without "labels"
-is an error, a label fewer than 5 samples carry a warning), cross-validates
-each algorithm, ships the best, and prints the cross-validated report.
-
-With --out it trains in-process and writes the model file, unless its
-cross-validated macro-F1 is more than 0.02 below the baseline's (the embedded
-model, or --baseline FILE). Without --out it streams the samples to the server
-at --addr with its admin token (--token-file); the server gates against its
-active model. --force keeps a worse model either way.`,
+		Long: `Train reads labelled JSONL samples and trains in-process (--out, --store) or
+on the server (--addr, --token-file), refusing a model whose cross-validated
+macro-F1 is more than 0.02 below the baseline's unless --force. The sample
+format, the baselines and the options are described in docs/cli.md.`,
 		Example: `  artclass train --data examples/samples.jsonl --out my.model --force
   artclass train --data samples.jsonl --out my.model --baseline current.model --algorithm logreg --l2 1e-4
   artclass train --addr localhost:50051 --token-file ~/.config/artclass/token --data train.jsonl
@@ -221,19 +214,12 @@ func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifi
 		return err
 	}
 	defer c.Close()
-	var bar *progressbar.ProgressBar
-	var read io.Writer
-	if !tf.quiet && isTerminal(stderr) {
-		bar = newBar(stderr, total, "sending samples")
-		read = bar
-	}
+	bar := newBar(stderr, !tf.quiet && isTerminal(stderr), total, "sending samples")
 	var sent int
 	topts := client.TrainOptions{Overrides: ov, Force: tf.force, Progress: func(n int, _ int64) { sent = n }}
 	start := time.Now()
-	res, err := c.Train(ctx, files.Each(read), topts)
-	if bar != nil {
-		bar.Finish()
-	}
+	res, err := c.Train(ctx, files.Each(bar), topts)
+	bar.Finish()
 	if err != nil {
 		return tf.conn.serverError(err)
 	}
