@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,10 +17,9 @@ import (
 
 func newClassifyCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		mf      modelFlags
-		in      inputs
-		o       classifyOptions
-		include []string
+		mf modelFlags
+		in inputs
+		o  classifyOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "classify [FILE|DIR|-]...",
@@ -38,7 +38,7 @@ outputs and limits are described in docs/cli.md.`,
 			if err := o.check(); err != nil {
 				return err
 			}
-			for _, g := range include {
+			for _, g := range in.include {
 				if _, err := filepath.Match(g, "x"); err != nil {
 					return usagef("classify: --include %q: %v", g, err)
 				}
@@ -52,16 +52,21 @@ outputs and limits are described in docs/cli.md.`,
 				args = []string{"-"}
 			}
 			if o.jobs == 0 {
-				o.jobs = defaultJobs(be)
+				// Enough batches in flight to keep a server busy while the
+				// previous answers are decoded; in-process, one per CPU.
+				o.jobs = 4
+				if _, ok := be.(*local); ok {
+					o.jobs = runtime.GOMAXPROCS(0)
+				}
 			}
-			in.args, in.include, in.stdin, in.limits = args, include, cmd.InOrStdin(), mf.limits()
+			in.args, in.stdin, in.limits = args, cmd.InOrStdin(), mf.limits()
 			return classify(cmd.Context(), be, &in, o, stdout, stderr)
 		},
 	}
 	f := cmd.Flags()
 	mf.register(f, true)
 	f.StringVarP(&o.format, "output", "o", "table", "output format: table, json, jsonl or csv")
-	f.StringSliceVar(&include, "include", defaultInclude, "file name `GLOB`s to take from directories (repeatable or comma-separated)")
+	f.StringSliceVar(&in.include, "include", defaultInclude, "file name `GLOB`s to take from directories (repeatable or comma-separated)")
 	f.IntVar(&o.filter.TopK, "top-k", 0, "show at most this many topics per article (0: all)")
 	f.Float64Var(&o.filter.MinConfidence, "min-confidence", 0, "hide topics less confident than this")
 	f.BoolVar(&o.explain, "explain", false, "show the terms behind each assigned label")
@@ -69,15 +74,6 @@ outputs and limits are described in docs/cli.md.`,
 	f.IntVar(&o.batchSize, "batch-size", 100, "articles per batch, at most 1000 (the server's default limit)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar")
 	return cmd
-}
-
-// defaultJobs is -j's default: enough batches in flight to keep a server
-// busy while the previous answers are decoded, or one per CPU in-process.
-func defaultJobs(be backend) int {
-	if _, ok := be.(*local); ok {
-		return runtime.GOMAXPROCS(0)
-	}
-	return 4
 }
 
 type classifyOptions struct {
@@ -124,25 +120,19 @@ func classify(ctx context.Context, be backend, in *inputs, o classifyOptions, st
 	out := newResultWriter(stdout, o.format, labels, o.explain, isTerminal(stdout))
 	bar := classifyBar(stderr, in, o.quiet)
 	var total, failed int
-	report := func(source string, err error) {
+	err := classifyEach(ctx, be, in.each, o.filter, o.jobs, o.batchSize, func(it classifier.ArticleRecord, v verdict) error {
+		total++
+		bar.Add64(it.Bytes)
+		err := cmp.Or(it.Err, v.err)
+		if err == nil {
+			return out.write(it, v)
+		}
 		if tooLong := (*classifier.TooLongError)(nil); errors.As(err, &tooLong) {
 			err = fmt.Errorf("%w (--max-text-bytes raises the limit)", err)
 		}
 		failed++
 		bar.Clear()
-		fmt.Fprintf(stderr, "artclass: %s: %v\n", source, err)
-	}
-	err := classifyEach(ctx, be, in.each, o.filter, o.jobs, o.batchSize, func(it classifier.ArticleRecord, v verdict) error {
-		total++
-		bar.Add64(it.Bytes)
-		switch {
-		case it.Err != nil:
-			report(it.Source, it.Err)
-		case v.err != nil:
-			report(it.Source, v.err)
-		default:
-			return out.write(it, v)
-		}
+		fmt.Fprintf(stderr, "artclass: %s: %v\n", it.Source, err)
 		return nil
 	})
 	bar.Finish()
@@ -163,7 +153,8 @@ func classify(ctx context.Context, be backend, in *inputs, o classifyOptions, st
 // batch is a run of items classified in one call.
 type batch struct {
 	items    []classifier.ArticleRecord
-	verdicts []verdict // one per item without an error, in order
+	articles []classifier.Article // the items that were read
+	verdicts []verdict            // one per article, in order
 	err      error
 	done     chan struct{}
 }
@@ -192,8 +183,8 @@ func classifyEach(ctx context.Context, be backend, each func(context.Context, fu
 			}
 			work.Go(func() error {
 				defer close(b.done)
-				if articles := b.articles(); len(articles) > 0 {
-					b.verdicts, b.err = be.classify(ctx, articles, f)
+				if len(b.articles) > 0 {
+					b.verdicts, b.err = be.classify(ctx, b.articles, f)
 				}
 				return nil
 			})
@@ -232,19 +223,19 @@ func classifyEach(ctx context.Context, be backend, each func(context.Context, fu
 // readable items and maxBatchBytes of text, and calls emit with each.
 func batches(ctx context.Context, each func(context.Context, func(classifier.ArticleRecord) error) error, batchSize int, emit func(*batch) error) error {
 	cur := &batch{done: make(chan struct{})}
-	var n, size int
+	var size int
 	flush := func() error {
 		b := cur
-		cur, n, size = &batch{done: make(chan struct{})}, 0, 0
+		cur, size = &batch{done: make(chan struct{})}, 0
 		return emit(b)
 	}
 	err := each(ctx, func(it classifier.ArticleRecord) error {
 		cur.items = append(cur.items, it)
 		if it.Err == nil {
-			n++
+			cur.articles = append(cur.articles, it.Article)
 			size += len(it.Title) + len(it.Text)
 		}
-		if n >= batchSize || size >= maxBatchBytes {
+		if len(cur.articles) >= batchSize || size >= maxBatchBytes {
 			return flush()
 		}
 		return nil
@@ -253,15 +244,4 @@ func batches(ctx context.Context, each func(context.Context, func(classifier.Art
 		err = flush()
 	}
 	return err
-}
-
-// articles are the items of b that were read.
-func (b *batch) articles() []classifier.Article {
-	out := make([]classifier.Article, 0, len(b.items))
-	for _, it := range b.items {
-		if it.Err == nil {
-			out = append(out, it.Article)
-		}
-	}
-	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -83,29 +82,25 @@ func evaluate(ctx context.Context, be backend, samples []classifier.Sample) (*ev
 	if err != nil {
 		return nil, err
 	}
-	ev := &evalreport.Evaluation{ModelVersion: md.Version}
-	results := make([]classifier.Result, len(samples))
 	each := func(_ context.Context, yield func(classifier.ArticleRecord) error) error {
-		for i, s := range samples {
-			a := classifier.Article{Title: s.Title, Text: s.Text}
-			if err := yield(classifier.ArticleRecord{Source: strconv.Itoa(i), Article: a}); err != nil {
+		for _, s := range samples {
+			if err := yield(classifier.ArticleRecord{Article: classifier.Article{Title: s.Title, Text: s.Text}}); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	i := 0
+	results := make([]classifier.Result, 0, len(samples))
 	err = classifyEach(ctx, be, each, classifier.Filter{}, evalJobs, evalBatch, func(_ classifier.ArticleRecord, v verdict) error {
-		if v.err != nil {
+		if i := len(results); v.err != nil {
 			return fmt.Errorf("sample %d (%.40q): %w", i, samples[i].Text, v.err)
 		}
-		results[i] = v.Result
-		i++
+		results = append(results, v.Result)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	ev.LengthReport = classifier.ScoreByLength(md.Labels, samples, results, classifier.LongArticleWords)
-	return ev, nil
+	lr := classifier.ScoreByLength(md.Labels, samples, results, classifier.LongArticleWords)
+	return &evalreport.Evaluation{ModelVersion: md.Version, LengthReport: lr}, nil
 }

@@ -38,15 +38,12 @@ func (in *inputs) each(ctx context.Context, fn func(classifier.ArticleRecord) er
 			}
 			continue
 		}
-		err := filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+		err := in.walk(arg, func(path string, _ fs.DirEntry, err error) error {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return ctxErr
 			}
-			switch {
-			case err != nil:
+			if err != nil {
 				return fn(classifier.ArticleRecord{Source: path, Err: unwrapPathError(err)})
-			case d.IsDir() || (path != arg && !in.included(d.Name())):
-				return nil
 			}
 			return classifier.ReadArticlesFile(path, in.limits, fn)
 		})
@@ -57,33 +54,35 @@ func (in *inputs) each(ctx context.Context, fn func(classifier.ArticleRecord) er
 	return nil
 }
 
-// included reports whether a file found in a directory is an input.
-func (in *inputs) included(name string) bool {
-	return slices.ContainsFunc(in.include, func(g string) bool {
-		ok, _ := filepath.Match(g, name)
-		return ok
+// walk calls fn with arg when it is a file, with every --include file below
+// it when it is a directory, and with each error met on the way.
+func (in *inputs) walk(arg string, fn fs.WalkDirFunc) error {
+	included := func(name string) bool {
+		return slices.ContainsFunc(in.include, func(g string) bool { ok, _ := filepath.Match(g, name); return ok })
+	}
+	return filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && (d.IsDir() || (path != arg && !included(d.Name()))) {
+			return nil
+		}
+		return fn(path, d, err)
 	})
 }
 
 // files calls fn with the size of each input file, for the progress bar;
 // it reports whether every input is a file (standard input is not).
 func (in *inputs) files(fn func(size int64)) bool {
-	sized := true
-	for _, arg := range in.args {
-		if arg == "-" {
-			sized = false
-			continue
-		}
-		_ = filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && (path == arg || in.included(d.Name())) {
-				if info, err := d.Info(); err == nil {
-					fn(info.Size())
-				}
+	for _, arg := range slices.DeleteFunc(slices.Clone(in.args), func(a string) bool { return a == "-" }) {
+		_ = in.walk(arg, func(_ string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if info, err := d.Info(); err == nil {
+				fn(info.Size())
 			}
 			return nil
 		})
 	}
-	return sized
+	return !slices.Contains(in.args, "-")
 }
 
 // unwrapPathError drops the path from an *fs.PathError: the message names
