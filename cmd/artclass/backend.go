@@ -41,10 +41,12 @@ type modelInfo struct {
 
 // modelFlags choose between the server and an in-process model.
 type modelFlags struct {
-	conn         connFlags
-	local        bool
-	modelPath    string
-	maxTextBytes int
+	conn      connFlags
+	local     bool
+	modelPath string
+	// limits are the rules in-process classification applies; their
+	// line limit bounds the JSONL lines read from any backend.
+	limits classifier.Limits
 	// serverFirst: with none of --addr, --local and --model the command
 	// asks the server; otherwise it uses the embedded model.
 	serverFirst bool
@@ -55,14 +57,8 @@ func (m *modelFlags) register(fs *pflag.FlagSet, serverFirst bool) {
 	m.conn.register(fs, false)
 	fs.BoolVar(&m.local, "local", false, "use the model embedded in the binary, in-process")
 	fs.StringVar(&m.modelPath, "model", "", "use the model `FILE`, in-process")
-	fs.IntVar(&m.maxTextBytes, "max-text-bytes", classifier.DefaultMaxTextBytes,
+	fs.IntVar(&m.limits.MaxTextBytes, "max-text-bytes", classifier.DefaultMaxTextBytes,
 		"in-process: the longest title or text accepted (a server applies its own limit); JSONL lines may be as long as such an article needs")
-}
-
-// limits are the rules in-process classification applies; their line
-// limit bounds the JSONL lines read from any backend.
-func (m *modelFlags) limits() classifier.Limits {
-	return classifier.Limits{MaxTextBytes: m.maxTextBytes}
 }
 
 // open returns the backend the flags choose. --addr from the environment
@@ -74,11 +70,11 @@ func (m *modelFlags) open(fs *pflag.FlagSet, stderr io.Writer) (backend, error) 
 		return nil, usagef("give at most one of --local and --model")
 	case envflag.FromCommandLine(fs, "addr") && (m.local || m.modelPath != ""):
 		return nil, usagef("--addr asks the server; --local and --model work in-process: give one")
-	case m.maxTextBytes < 1:
-		return nil, usagef("--max-text-bytes %d must be at least 1", m.maxTextBytes)
+	case m.limits.MaxTextBytes < 1:
+		return nil, usagef("--max-text-bytes %d must be at least 1", m.limits.MaxTextBytes)
 	}
 	if m.local || m.modelPath != "" || (!fs.Changed("addr") && !m.serverFirst) {
-		return localModel(m.modelPath, m.limits())
+		return localModel(m.modelPath, m.limits)
 	}
 	c, err := m.conn.dial(stderr)
 	if err != nil {
@@ -140,11 +136,9 @@ func (l *local) classify(ctx context.Context, articles []classifier.Article, f c
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := l.limits.CheckArticle(a); err != nil {
-			out[i].err = err
-			continue
+		if out[i].err = l.limits.CheckArticle(a); out[i].err == nil {
+			out[i] = verdict{Result: l.m.Classify(a.Title, a.Text).Filter(f), version: l.m.Version()}
 		}
-		out[i] = verdict{Result: l.m.Classify(a.Title, a.Text).Filter(f), version: l.m.Version()}
 	}
 	return out, nil
 }

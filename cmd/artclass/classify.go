@@ -30,9 +30,8 @@ in-process (--local, --model), and prints the results in input order. An
 input that fails is reported on standard error and the rest go on. Inputs,
 outputs and limits are described in docs/cli.md.`,
 		Example: `  artclass classify examples/articles/
-  artclass classify --addr artclass.internal:50051 --tls -o jsonl news/
   artclass classify --local --top-k 2 --explain examples/articles/ceasefire.txt
-  artclass classify --model my.model -o csv --include '*.md' articles/ > results.csv
+  artclass classify --addr artclass.internal:50051 --tls -o csv --include '*.md' articles/ > results.csv
   jq -c '{id, title, text: .body}' feed.json | artclass classify -o jsonl -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.check(); err != nil {
@@ -59,7 +58,7 @@ outputs and limits are described in docs/cli.md.`,
 					o.jobs = runtime.GOMAXPROCS(0)
 				}
 			}
-			in.args, in.stdin, in.limits = args, cmd.InOrStdin(), mf.limits()
+			in.args, in.stdin, in.limits = args, cmd.InOrStdin(), mf.limits
 			return classify(cmd.Context(), be, &in, o, stdout, stderr)
 		},
 	}

@@ -4,7 +4,6 @@
 // Usage:
 //
 //	artclass classify|eval|train|model|models|health|completion [flags] [args]
-//	artclass COMMAND --help
 //
 // Every flag has an environment variable, ARTCLASS_ and the flag's name in
 // capitals with - as _ (ARTCLASS_ADDR); the command line wins. docs/cli.md
@@ -33,7 +32,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "artclass:", strings.Join(strings.Fields(err.Error()), " "))
@@ -52,17 +51,12 @@ func (u usageError) Unwrap() error { return u.error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// run executes the artclass command line args, writing results to stdout and
-// progress to stderr.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runWithInput(ctx, args, os.Stdin, stdout, stderr)
-}
-
 // envPrefix starts the environment variable of every flag.
 const envPrefix = "ARTCLASS"
 
-// runWithInput is run with standard input supplied, for tests.
-func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+// run executes the artclass command line args, reading articles from stdin
+// and writing results to stdout and progress to stderr.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
 		Use:   "artclass",
 		Short: "Classify news articles by topic with calibrated confidence",
@@ -71,9 +65,7 @@ or in-process, and trains, evaluates and describes models. Every flag has an
 ARTCLASS_* variable; docs/cli.md describes every command.`,
 		Example: `  artclass classify examples/articles/                  # ask the server at localhost:50051
   artclass classify --local -o json examples/articles/   # in-process
-  artclass eval --data examples/samples.jsonl --report out/
-  artclass model --addr artclass.internal:50051
-  artclass health`,
+  artclass eval --data examples/samples.jsonl --report out/`,
 		Version:       buildinfo.Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

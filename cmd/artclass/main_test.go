@@ -17,7 +17,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (string, string, error) 
 	var stdout, stderr bytes.Buffer
 	cmdArgs := args
 	// cobra reads standard input from the root command; tests feed it via -.
-	err := runWithInput(context.Background(), cmdArgs, strings.NewReader(stdin), &stdout, &stderr)
+	err := run(context.Background(), cmdArgs, strings.NewReader(stdin), &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }
 

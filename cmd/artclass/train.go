@@ -44,8 +44,7 @@ macro-F1 is more than 0.02 below the baseline's unless --force. The sample
 format, the baselines and the options are described in docs/cli.md.`,
 		Example: `  artclass train --data examples/samples.jsonl --out my.model --force
   artclass train --data samples.jsonl --out my.model --baseline current.model --algorithm logreg --l2 1e-4
-  artclass train --addr localhost:50051 --token-file ~/.config/artclass/token --data train.jsonl
-  artclass train --addr artclass.internal:50051 --ca-file ca.pem --token-file token --data train.jsonl --force`,
+  artclass train --addr artclass.internal:50051 --ca-file ca.pem --token-file token --data train.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fs := cmd.Flags()
