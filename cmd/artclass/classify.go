@@ -24,11 +24,9 @@ func newClassifyCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "classify [FILE|DIR|-]...",
 		Short: "Classify articles through the server or in-process",
-		Long: `Classify scores each article of its inputs (files, directories, .jsonl, .csv,
-- for standard input) against every topic, through the server at --addr or
-in-process (--local, --model), and prints the results in input order. An
-input that fails is reported on standard error and the rest go on. Inputs,
-outputs and limits are described in docs/cli.md.`,
+		Long: `Classify scores each article of files, directories, .jsonl, .csv or - (standard
+input) and prints the results in input order; a failed input is reported on
+standard error and the rest go on.`,
 		Example: `  artclass classify examples/articles/
   artclass classify --local --top-k 2 --explain examples/articles/ceasefire.txt
   artclass classify --addr artclass.internal:50051 --tls -o csv --include '*.md' articles/ > results.csv

@@ -21,10 +21,6 @@ func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval --data FILE.jsonl [--addr ADDR | --model MODEL] [--report DIR]",
 		Short: "Score a model against labelled samples",
-		Long: `Eval classifies labelled samples with the embedded model, --model or the
-server at --addr, and prints the metrics over all samples and over short and
-long ones apart; --report DIR adds report.md and plots. docs/cli.md has the
-details.`,
 		Example: `  artclass eval --data examples/samples.jsonl
   artclass eval --data dev.jsonl --model my.model -o json
   artclass eval --data dev.jsonl --addr localhost:50051 --report eval-report/`,

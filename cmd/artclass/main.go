@@ -1,13 +1,9 @@
 // Command artclass classifies news articles by topic, through an artclassd
-// server or in-process, and trains, evaluates and inspects artclass models.
-//
-// Usage:
-//
-//	artclass classify|eval|train|model|models|health|completion [flags] [args]
-//
-// Every flag has an environment variable, ARTCLASS_ and the flag's name in
-// capitals with - as _ (ARTCLASS_ADDR); the command line wins. docs/cli.md
-// describes every command, input, output and connection error.
+// server or in-process, and trains, evaluates and inspects artclass models:
+// artclass classify|eval|train|model|models|health|completion [flags] [args].
+// `artclass COMMAND --help` and docs/cli.md describe every command and flag;
+// every flag has an ARTCLASS_* variable (ARTCLASS_ADDR), which the command
+// line overrides.
 //
 // Exit status: 0 on success, 1 when the work or any input failed (each
 // failed input is reported on standard error and the rest go on), 2 for a
@@ -51,18 +47,12 @@ func (u usageError) Unwrap() error { return u.error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// envPrefix starts the environment variable of every flag.
-const envPrefix = "ARTCLASS"
-
 // run executes the artclass command line args, reading articles from stdin
 // and writing results to stdout and progress to stderr.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
 		Use:   "artclass",
 		Short: "Classify news articles by topic with calibrated confidence",
-		Long: `artclass classifies news articles into topics, through an artclassd server
-or in-process, and trains, evaluates and describes models. Every flag has an
-ARTCLASS_* variable; docs/cli.md describes every command.`,
 		Example: `  artclass classify examples/articles/                  # ask the server at localhost:50051
   artclass classify --local -o json examples/articles/   # in-process
   artclass eval --data examples/samples.jsonl --report out/`,
@@ -71,6 +61,8 @@ ARTCLASS_* variable; docs/cli.md describes every command.`,
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("artclass {{.Version}}\n")
+	// Every command's help ends with where the rest is written down.
+	root.SetUsageTemplate(root.UsageTemplate() + "\nEvery command, input, output and flag is described in docs/cli.md.\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newClassifyCmd(stdout, stderr),
@@ -80,7 +72,7 @@ ARTCLASS_* variable; docs/cli.md describes every command.`,
 		newModelsCmd(stdout, stderr),
 		newHealthCmd(stdout),
 	)
-	applyEnv := envflag.Bind(root, envPrefix)
+	applyEnv := envflag.Bind(root, "ARTCLASS")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := applyEnv(cmd); err != nil {
 			return usageError{err}

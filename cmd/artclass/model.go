@@ -23,9 +23,6 @@ func newModelCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "model [--addr ADDR | --local | --model MODEL] [-o table|json]",
 		Short: "Describe the server's model, or a model file",
-		Long: `Model prints the version, labels, decision thresholds, sample counts, options
-and cross-validated metrics of the server's model, a model file (--model) or
-the embedded model (--local). docs/cli.md has the details.`,
 		Example: `  artclass model
   artclass model --addr artclass.internal:50051 -o json
   artclass model --model my.model`,
@@ -115,9 +112,6 @@ func newModelsCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "models list|activate VERSION",
 		Short: "List the server's stored model versions, or make one active",
-		Long: `Models lists the versions in a model store, or makes one active (a rollback or
-a roll forward), through the server at --addr with its admin token or on the
-store at --store URL directly. docs/cli.md has the details.`,
 		Example: `  artclass models list --token-file token
   artclass models list --store file:///var/lib/artclass/models
   artclass models activate 53ebad015b4bec54 --addr artclass.internal:50051 --ca-file ca.pem --token-file token`,

@@ -38,10 +38,9 @@ func newTrainCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train --data FILE.jsonl... (--out MODEL [--baseline MODEL] | [--addr ADDR] --token-file FILE) [--force]",
 		Short: "Train a model from labelled samples, in-process or on the server",
-		Long: `Train reads labelled JSONL samples and trains in-process (--out, --store) or
-on the server (--addr, --token-file), refusing a model whose cross-validated
-macro-F1 is more than 0.02 below the baseline's unless --force. The sample
-format, the baselines and the options are described in docs/cli.md.`,
+		Long: `Train a model from labelled JSONL samples. A model whose cross-validated macro-F1
+is more than 0.02 below the baseline's (the embedded model, --baseline, or the
+server's or store's active model) is refused unless --force.`,
 		Example: `  artclass train --data examples/samples.jsonl --out my.model --force
   artclass train --data samples.jsonl --out my.model --baseline current.model --algorithm logreg --l2 1e-4
   artclass train --addr artclass.internal:50051 --ca-file ca.pem --token-file token --data train.jsonl`,
