@@ -73,13 +73,12 @@ standard error and the rest go on.`,
 	return cmd
 }
 
+// classifyOptions are classify's flags beside the backend's and the inputs'.
 type classifyOptions struct {
-	format    string
-	filter    classifier.Filter
-	explain   bool
-	jobs      int
-	batchSize int
-	quiet     bool
+	format          string
+	filter          classifier.Filter
+	explain, quiet  bool
+	jobs, batchSize int
 }
 
 // check refuses options no run can use; the filter's rules are the

@@ -14,14 +14,9 @@ import (
 
 // connFlags are the flags that say how to reach the server.
 type connFlags struct {
-	addr       string
-	tls        bool
-	caFile     string
-	certFile   string
-	keyFile    string
-	serverName string
-	timeout    time.Duration
-	tokenFile  string
+	addr, caFile, certFile, keyFile, serverName, tokenFile string
+	tls                                                    bool
+	timeout                                                time.Duration
 }
 
 // register adds the connection flags to fs; withToken adds --token-file.

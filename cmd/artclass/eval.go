@@ -13,10 +13,9 @@ import (
 
 func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		data      []string
-		mf        modelFlags
-		format    string
-		reportDir string
+		data              []string
+		mf                modelFlags
+		format, reportDir string
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --data FILE.jsonl [--addr ADDR | --model MODEL] [--report DIR]",

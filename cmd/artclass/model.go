@@ -16,10 +16,8 @@ import (
 )
 
 func newModelCmd(stdout io.Writer) *cobra.Command {
-	var (
-		mf     modelFlags
-		format string
-	)
+	var mf modelFlags
+	var format string
 	cmd := &cobra.Command{
 		Use:   "model [--addr ADDR | --local | --model MODEL] [-o table|json]",
 		Short: "Describe the server's model, or a model file",
@@ -50,8 +48,7 @@ func newModelCmd(stdout io.Writer) *cobra.Command {
 
 func writeModel(w io.Writer, md modelInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	counts := make([]string, 0, len(md.Labels))
-	thresholds := make([]string, 0, len(md.Labels))
+	var counts, thresholds []string
 	for _, l := range md.Labels {
 		counts = append(counts, fmt.Sprintf("%s %d", l, md.LabelCounts[l]))
 		thresholds = append(thresholds, fmt.Sprintf("%s %.3f", l, md.Thresholds[l]))
@@ -105,9 +102,8 @@ func newHealthCmd(stdout io.Writer) *cobra.Command {
 
 func newModelsCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		conn   connFlags
-		store  string
-		format string
+		conn          connFlags
+		store, format string
 	)
 	cmd := &cobra.Command{
 		Use:   "models list|activate VERSION",

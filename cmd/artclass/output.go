@@ -67,11 +67,8 @@ type resultWriter struct {
 }
 
 func newResultWriter(w io.Writer, format string, labels []string, explain, color bool) *resultWriter {
-	rw := &resultWriter{w: bufio.NewWriterSize(w, 64<<10), format: format, labels: labels, explain: explain, color: color}
-	if format == "csv" {
-		rw.csv = csv.NewWriter(rw.w)
-	}
-	return rw
+	bw := bufio.NewWriterSize(w, 64<<10)
+	return &resultWriter{w: bw, csv: csv.NewWriter(bw), format: format, labels: labels, explain: explain, color: color}
 }
 
 func (rw *resultWriter) write(it classifier.ArticleRecord, v verdict) error {
@@ -82,7 +79,17 @@ func (rw *resultWriter) write(it classifier.ArticleRecord, v verdict) error {
 	case "table":
 		return rw.writeTable(it, v)
 	}
-	b, err := json.Marshal(rw.result(it, v))
+	r := result{Source: it.Source, ID: it.ID, Labels: v.Labels(), ModelVersion: v.version, Warning: v.Warning, Topics: make([]topicJSON, len(v.Topics))}
+	if r.Labels == nil {
+		r.Labels = []string{}
+	}
+	for i, t := range v.Topics {
+		r.Topics[i] = topicJSON{Label: t.Label, Confidence: t.Confidence}
+		if rw.explain {
+			r.Topics[i].Terms = t.Terms
+		}
+	}
+	b, err := json.Marshal(r)
 	switch {
 	case err != nil:
 		return err
@@ -95,20 +102,6 @@ func (rw *resultWriter) write(it classifier.ArticleRecord, v verdict) error {
 	}
 	_, err = rw.w.Write(b)
 	return err
-}
-
-func (rw *resultWriter) result(it classifier.ArticleRecord, v verdict) result {
-	r := result{Source: it.Source, ID: it.ID, Labels: v.Labels(), ModelVersion: v.version, Warning: v.Warning, Topics: make([]topicJSON, len(v.Topics))}
-	if r.Labels == nil {
-		r.Labels = []string{}
-	}
-	for i, t := range v.Topics {
-		r.Topics[i] = topicJSON{Label: t.Label, Confidence: t.Confidence}
-		if rw.explain {
-			r.Topics[i].Terms = t.Terms
-		}
-	}
-	return r
 }
 
 func (rw *resultWriter) writeCSV(it classifier.ArticleRecord, v verdict) error {

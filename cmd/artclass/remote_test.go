@@ -438,6 +438,10 @@ func TestTrainIntoStore(t *testing.T) {
 	if err != nil || strings.Count(out, `"active": true`) != 1 || strings.Count(out, `"sha256"`) != 2 {
 		t.Errorf("models list --store: %v\n%s", err, out)
 	}
+	// Newest first, as a server lists them: the embedded model was stored first.
+	if i := strings.Index(out, `"version": "`+def); i < 0 || strings.Count(out[:i], `"version"`) != 1 {
+		t.Errorf("models list --store does not list %s last:\n%s", def, out)
+	}
 	out, _, err = runCLI(t, "", "models", "activate", def, "--store", url)
 	if err != nil || !strings.Contains(out, "model "+def+" is active") {
 		t.Errorf("models activate --store: %v\n%s", err, out)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/artclass/artclass/classifier"
 	"github.com/artclass/artclass/client"
@@ -28,8 +29,6 @@ type storeAdmin struct {
 	active modelstore.Pointer
 }
 
-var _ modelAdmin = (*storeAdmin)(nil)
-
 // openStore opens the model store at url and reads its active pointer.
 func openStore(ctx context.Context, url string) (*storeAdmin, error) {
 	st, err := modelstore.Open(ctx, url)
@@ -47,14 +46,15 @@ func openStore(ctx context.Context, url string) (*storeAdmin, error) {
 // Close closes the store.
 func (s *storeAdmin) Close() error { return s.st.Close() }
 
-// ListModels lists the store's versions as a server's ListModels would.
+// ListModels lists the store's versions as a server's ListModels would:
+// newest first.
 func (s *storeAdmin) ListModels(ctx context.Context) (client.ModelList, error) {
 	manifests, err := s.st.List(ctx)
 	if err != nil {
 		return client.ModelList{}, fmt.Errorf("store %s: %w", s.url, err)
 	}
 	l := client.ModelList{ActiveVersion: s.active.Version}
-	for _, m := range manifests {
+	for _, m := range slices.Backward(manifests) {
 		l.Models = append(l.Models, client.StoredModel{Model: client.Model{Metadata: m.Metadata()}, ParentVersion: m.Parent,
 			SHA256: m.Checksum, SizeBytes: m.Size, Active: m.Version == s.active.Version})
 	}

@@ -21,16 +21,11 @@ import (
 
 // trainFlags are train's options.
 type trainFlags struct {
-	opts     classifier.TrainOptions
-	data     []string
-	out      string
-	store    string
-	noActive bool
-	baseline string
-	created  string
-	force    bool
-	quiet    bool
-	conn     connFlags
+	opts                          classifier.TrainOptions
+	data                          []string
+	out, store, baseline, created string
+	noActive, force, quiet        bool
+	conn                          connFlags
 }
 
 func newTrainCmd(stdout, stderr io.Writer) *cobra.Command {
