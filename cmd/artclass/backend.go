@@ -17,7 +17,6 @@ type backend interface {
 	// classify returns one verdict per article, in order; the error is for
 	// the whole batch (an unreachable server).
 	classify(ctx context.Context, articles []classifier.Article, f classifier.Filter) ([]verdict, error)
-	// model describes the model.
 	model(ctx context.Context) (modelInfo, error)
 	// where names the model or server for messages.
 	where() string

@@ -63,7 +63,7 @@ standard error and the rest go on.`,
 	f := cmd.Flags()
 	mf.register(f, true)
 	f.StringVarP(&o.format, "output", "o", "table", "output format: table, json, jsonl or csv")
-	f.StringSliceVar(&in.include, "include", defaultInclude, "file name `GLOB`s to take from directories (repeatable or comma-separated)")
+	f.StringSliceVar(&in.include, "include", []string{"*.txt", "*.jsonl", "*.csv"}, "file name `GLOB`s to take from directories (repeatable or comma-separated)")
 	f.IntVar(&o.filter.TopK, "top-k", 0, "show at most this many topics per article (0: all)")
 	f.Float64Var(&o.filter.MinConfidence, "min-confidence", 0, "hide topics less confident than this")
 	f.BoolVar(&o.explain, "explain", false, "show the terms behind each assigned label")
@@ -162,32 +162,30 @@ const maxBatchBytes = 1 << 20
 // classifyEach classifies the items each yields, jobs batches at a time, and
 // calls fn with each item and its verdict in input order (an item that could
 // not be read has its err set and no verdict). Memory is bounded by about
-// 2·jobs batches however many inputs there are. It returns the first error
+// jobs+1 batches however many inputs there are. It returns the first error
 // of a whole batch (an unreachable server), of reading the inputs, or of fn.
 func classifyEach(ctx context.Context, be backend, each func(context.Context, func(classifier.ArticleRecord) error) error, f classifier.Filter, jobs, batchSize int, fn func(classifier.ArticleRecord, verdict) error) error {
 	g, ctx := errgroup.WithContext(ctx)
-	ordered := make(chan *batch, jobs)
+	// A batch is classified from when it is queued until the consumer has
+	// taken it: jobs-1 queued and the one the consumer waits for.
+	ordered := make(chan *batch, jobs-1)
 	g.Go(func() error {
 		defer close(ordered)
-		var work errgroup.Group
-		work.SetLimit(jobs)
-		err := batches(ctx, each, batchSize, func(b *batch) error {
+		return batches(ctx, each, batchSize, func(b *batch) error {
 			select {
 			case ordered <- b:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			work.Go(func() error {
+			g.Go(func() error {
 				defer close(b.done)
 				if len(b.articles) > 0 {
 					b.verdicts, b.err = be.classify(ctx, b.articles, f)
 				}
-				return nil
+				return nil // the batch's error is the consumer's to return
 			})
 			return nil
 		})
-		_ = work.Wait() // each batch's error is in the batch
-		return err
 	})
 	g.Go(func() error {
 		for b := range ordered {

@@ -20,8 +20,7 @@ func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval --data FILE.jsonl [--addr ADDR | --model MODEL] [--report DIR]",
 		Short: "Score a model against labelled samples",
-		Example: `  artclass eval --data examples/samples.jsonl
-  artclass eval --data dev.jsonl --model my.model -o json
+		Example: `  artclass eval --data dev.jsonl --model my.model -o json
   artclass eval --data dev.jsonl --addr localhost:50051 --report eval-report/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -62,13 +61,6 @@ func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-// evalBatch is how many samples go in one call (fewer when they pass
-// maxBatchBytes); evalJobs calls run at once.
-const (
-	evalBatch = 200
-	evalJobs  = 4
-)
-
 // evaluate classifies every sample with be and scores the verdicts with
 // classifier.ScoreByLength: the metrics an in-process classifier.Evaluate
 // computes.
@@ -86,7 +78,8 @@ func evaluate(ctx context.Context, be backend, samples []classifier.Sample) (*ev
 		return nil
 	}
 	results := make([]classifier.Result, 0, len(samples))
-	err = classifyEach(ctx, be, each, classifier.Filter{}, evalJobs, evalBatch, func(_ classifier.ArticleRecord, v verdict) error {
+	// 4 calls of 200 samples (or maxBatchBytes) at a time.
+	err = classifyEach(ctx, be, each, classifier.Filter{}, 4, 200, func(_ classifier.ArticleRecord, v verdict) error {
 		if i := len(results); v.err != nil {
 			return fmt.Errorf("sample %d (%.40q): %w", i, samples[i].Text, v.err)
 		}

@@ -11,9 +11,6 @@ import (
 	"github.com/artclass/artclass/classifier"
 )
 
-// defaultInclude are the file names classify takes from a directory.
-var defaultInclude = []string{"*.txt", "*.jsonl", "*.csv"}
-
 // inputs are classify's arguments: files, directories and - for standard
 // input. The formats are classifier's (ReadArticles).
 type inputs struct {
@@ -29,24 +26,22 @@ type inputs struct {
 // It stops when ctx ends or fn fails, returning that error.
 func (in *inputs) each(ctx context.Context, fn func(classifier.ArticleRecord) error) error {
 	for _, arg := range in.args {
-		if err := ctx.Err(); err != nil {
-			return err
+		err := ctx.Err()
+		switch {
+		case err != nil:
+		case arg == "-":
+			err = classifier.ReadArticles(in.stdin, classifier.FormatDetect, "-", in.limits, fn)
+		default:
+			err = in.walk(arg, func(path string, _ fs.DirEntry, err error) error {
+				switch {
+				case ctx.Err() != nil:
+					return ctx.Err()
+				case err != nil:
+					return fn(classifier.ArticleRecord{Source: path, Err: unwrapPathError(err)})
+				}
+				return classifier.ReadArticlesFile(path, in.limits, fn)
+			})
 		}
-		if arg == "-" {
-			if err := classifier.ReadArticles(in.stdin, classifier.FormatDetect, "-", in.limits, fn); err != nil {
-				return err
-			}
-			continue
-		}
-		err := in.walk(arg, func(path string, _ fs.DirEntry, err error) error {
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return ctxErr
-			}
-			if err != nil {
-				return fn(classifier.ArticleRecord{Source: path, Err: unwrapPathError(err)})
-			}
-			return classifier.ReadArticlesFile(path, in.limits, fn)
-		})
 		if err != nil {
 			return err
 		}

@@ -21,8 +21,7 @@ func newModelCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "model [--addr ADDR | --local | --model MODEL] [-o table|json]",
 		Short: "Describe the server's model, or a model file",
-		Example: `  artclass model
-  artclass model --addr artclass.internal:50051 -o json
+		Example: `  artclass model --addr artclass.internal:50051 -o json
   artclass model --model my.model`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -108,8 +107,7 @@ func newModelsCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "models list|activate VERSION",
 		Short: "List the server's stored model versions, or make one active",
-		Example: `  artclass models list --token-file token
-  artclass models list --store file:///var/lib/artclass/models
+		Example: `  artclass models list --store file:///var/lib/artclass/models
   artclass models activate 53ebad015b4bec54 --addr artclass.internal:50051 --ca-file ca.pem --token-file token`,
 	}
 	// onStore calls fn with --store, or with the server's store at --addr.
