@@ -108,16 +108,17 @@ func (c *SampleChecker) Rare() []RareLabel {
 // with Each, or does both with Read.
 type SampleFiles []string
 
-// Check runs a SampleChecker over every file and returns the labels fewer
-// than MinLabelSamples samples carry (warnings, not errors) and the files'
-// total size in bytes, for a progress bar. The error is the first file's
-// that cannot be opened or has a sample without "labels".
-func (files SampleFiles) Check() (rare []RareLabel, size int64, _ error) {
+// Check runs a SampleChecker over every file and returns the files' total
+// size in bytes, for a progress bar. The error is the first file's that
+// cannot be opened or has a sample without "labels"; when there is none,
+// Check calls warn (unless nil) with each label fewer than MinLabelSamples
+// samples carry, most used first: a warning, not an error.
+func (files SampleFiles) Check(warn func(RareLabel)) (size int64, _ error) {
 	var check SampleChecker
 	for _, p := range files {
 		f, err := os.Open(p)
 		if err != nil {
-			return nil, 0, fmt.Errorf("samples: %w", err)
+			return 0, fmt.Errorf("samples: %w", err)
 		}
 		err = check.Check(f, p)
 		if info, serr := f.Stat(); serr == nil {
@@ -125,10 +126,15 @@ func (files SampleFiles) Check() (rare []RareLabel, size int64, _ error) {
 		}
 		f.Close()
 		if err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 	}
-	return check.Rare(), size, nil
+	for _, r := range check.Rare() {
+		if warn != nil {
+			warn(r)
+		}
+	}
+	return size, nil
 }
 
 // Each returns a function that yields the files' samples in order, as
@@ -154,20 +160,18 @@ func (files SampleFiles) Each(progress io.Writer) func(yield func(Sample) error)
 	}
 }
 
-// Read checks the files (Check) and reads every sample, returning them
-// with the labels few samples carry, for the caller to warn about.
-func (files SampleFiles) Read() ([]Sample, []RareLabel, error) {
-	rare, _, err := files.Check()
-	if err != nil {
-		return nil, nil, err
+// Read checks the files (Check, which calls warn) and reads every sample.
+func (files SampleFiles) Read(warn func(RareLabel)) ([]Sample, error) {
+	if _, err := files.Check(warn); err != nil {
+		return nil, err
 	}
 	var all []Sample
-	err = files.Each(nil)(func(s Sample) error {
+	err := files.Each(nil)(func(s Sample) error {
 		all = append(all, s)
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return all, rare, nil
+	return all, nil
 }

@@ -105,7 +105,8 @@ func TestSampleFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			samples, rareLabels, err := tt.files.Read()
+			var labels []string
+			samples, err := tt.files.Read(func(r RareLabel) { labels = append(labels, r.Label) })
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
@@ -119,10 +120,6 @@ func TestSampleFiles(t *testing.T) {
 			for _, s := range samples {
 				texts.WriteString(s.Text)
 			}
-			var labels []string
-			for _, r := range rareLabels {
-				labels = append(labels, r.Label)
-			}
 			if texts.String() != tt.wantTexts || !reflect.DeepEqual(labels, tt.wantRare) {
 				t.Errorf("texts %q rare %v, want %q %v", texts.String(), labels, tt.wantTexts, tt.wantRare)
 			}
@@ -130,7 +127,7 @@ func TestSampleFiles(t *testing.T) {
 	}
 
 	files := SampleFiles{common, rare}
-	_, size, err := files.Check()
+	size, err := files.Check(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"cmp"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -113,7 +115,8 @@ func classify(ctx context.Context, be backend, in *inputs, o classifyOptions, st
 		}
 		labels = md.Labels
 	}
-	out := newResultWriter(stdout, o.format, labels, o.explain, isTerminal(stdout))
+	bw := bufio.NewWriterSize(stdout, 64<<10)
+	out := &resultWriter{w: bw, csv: csv.NewWriter(bw), format: o.format, labels: labels, explain: o.explain, color: isTerminal(stdout)}
 	bar := classifyBar(stderr, in, o.quiet)
 	var total, failed int
 	err := classifyEach(ctx, be, in.each, o.filter, o.jobs, o.batchSize, func(it classifier.ArticleRecord, v verdict) error {
@@ -169,9 +172,14 @@ func classifyEach(ctx context.Context, be backend, each func(context.Context, fu
 	// A batch is classified from when it is queued until the consumer has
 	// taken it: jobs-1 queued and the one the consumer waits for.
 	ordered := make(chan *batch, jobs-1)
+	// The producer groups the items into batches of at most batchSize
+	// readable items and maxBatchBytes of text, and queues each.
 	g.Go(func() error {
 		defer close(ordered)
-		return batches(ctx, each, batchSize, func(b *batch) error {
+		cur, size := &batch{done: make(chan struct{})}, 0
+		flush := func() error {
+			b := cur
+			cur, size = &batch{done: make(chan struct{})}, 0
 			select {
 			case ordered <- b:
 			case <-ctx.Done():
@@ -185,7 +193,22 @@ func classifyEach(ctx context.Context, be backend, each func(context.Context, fu
 				return nil // the batch's error is the consumer's to return
 			})
 			return nil
+		}
+		err := each(ctx, func(it classifier.ArticleRecord) error {
+			cur.items = append(cur.items, it)
+			if it.Err == nil {
+				cur.articles = append(cur.articles, it.Article)
+				size += len(it.Title) + len(it.Text)
+			}
+			if len(cur.articles) >= batchSize || size >= maxBatchBytes {
+				return flush()
+			}
+			return nil
 		})
+		if err == nil && len(cur.items) > 0 {
+			err = flush()
+		}
+		return err
 	})
 	g.Go(func() error {
 		for b := range ordered {
@@ -211,31 +234,4 @@ func classifyEach(ctx context.Context, be backend, each func(context.Context, fu
 		return nil
 	})
 	return g.Wait()
-}
-
-// batches groups the items each yields into batches of at most batchSize
-// readable items and maxBatchBytes of text, and calls emit with each.
-func batches(ctx context.Context, each func(context.Context, func(classifier.ArticleRecord) error) error, batchSize int, emit func(*batch) error) error {
-	cur := &batch{done: make(chan struct{})}
-	var size int
-	flush := func() error {
-		b := cur
-		cur, size = &batch{done: make(chan struct{})}, 0
-		return emit(b)
-	}
-	err := each(ctx, func(it classifier.ArticleRecord) error {
-		cur.items = append(cur.items, it)
-		if it.Err == nil {
-			cur.articles = append(cur.articles, it.Article)
-			size += len(it.Title) + len(it.Text)
-		}
-		if len(cur.articles) >= batchSize || size >= maxBatchBytes {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil && len(cur.items) > 0 {
-		err = flush()
-	}
-	return err
 }

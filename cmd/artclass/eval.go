@@ -35,7 +35,7 @@ func newEvalCmd(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer be.close()
-			samples, err := readSamples(data, stderr)
+			samples, err := classifier.SampleFiles(data).Read(warnRare(stderr))
 			if err != nil {
 				return err
 			}

@@ -66,11 +66,6 @@ type resultWriter struct {
 	n       int
 }
 
-func newResultWriter(w io.Writer, format string, labels []string, explain, color bool) *resultWriter {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	return &resultWriter{w: bw, csv: csv.NewWriter(bw), format: format, labels: labels, explain: explain, color: color}
-}
-
 func (rw *resultWriter) write(it classifier.ArticleRecord, v verdict) error {
 	defer func() { rw.n++ }()
 	switch rw.format {

@@ -72,9 +72,15 @@ func (s *storeAdmin) ActivateModel(ctx context.Context, version string) (client.
 	return a, nil
 }
 
-// publish puts m into the store: the active version unless noActivate,
-// after the quality gate against the store's active version unless force.
-func (s *storeAdmin) publish(ctx context.Context, m *classifier.Model, noActivate, force bool, stdout io.Writer) error {
+// publish puts m into the store at url: the active version unless
+// noActivate, after the quality gate against the store's active version
+// unless force.
+func publish(ctx context.Context, url string, m *classifier.Model, noActivate, force bool, stdout io.Writer) error {
+	s, err := openStore(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
 	if noActivate {
 		if _, err := s.st.Put(ctx, m, s.active.Version); err != nil {
 			return fmt.Errorf("store %s: %w", s.url, err)
@@ -82,7 +88,7 @@ func (s *storeAdmin) publish(ctx context.Context, m *classifier.Model, noActivat
 		fmt.Fprintf(stdout, "model %s stored in %s; %s is still active\n", m.Version(), s.url, s.active.Version)
 		return nil
 	}
-	_, err := modelstore.PublishGated(ctx, s.st, m, s.active, force)
+	_, err = modelstore.PublishGated(ctx, s.st, m, s.active, force)
 	var qe *classifier.QualityError
 	switch {
 	case errors.As(err, &qe):

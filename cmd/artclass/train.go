@@ -125,7 +125,7 @@ func (tf *trainFlags) local(ctx context.Context, fs *pflag.FlagSet, ov classifie
 			return fmt.Errorf("train: baseline: %w", err)
 		}
 	}
-	samples, err := readSamples(tf.data, stderr)
+	samples, err := classifier.SampleFiles(tf.data).Read(warnRare(stderr))
 	if err != nil {
 		return err
 	}
@@ -141,8 +141,17 @@ func (tf *trainFlags) local(ctx context.Context, fs *pflag.FlagSet, ov classifie
 			return fmt.Errorf("train: %w (%s); nothing written, --force writes it anyway", err, baseline.name)
 		}
 	}
-	if err := tf.save(ctx, m, stdout); err != nil {
-		return err
+	if tf.out != "" {
+		if err := m.WriteFile(tf.out); err != nil {
+			// The error would name the temporary file the write goes through.
+			return fmt.Errorf("train: write %s: %w", tf.out, unwrapPathError(err))
+		}
+		fmt.Fprintf(stdout, "model %s written to %s\n", m.Version(), tf.out)
+	}
+	if tf.store != "" {
+		if err := publish(ctx, tf.store, m, tf.noActive, tf.force, stdout); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "model %s (%s, %d terms, %d labels) trained in %s\n",
 		md.Version, md.Algorithm, md.Terms, len(md.Labels), time.Since(start).Round(time.Millisecond))
@@ -154,26 +163,6 @@ func (tf *trainFlags) local(ctx context.Context, fs *pflag.FlagSet, ov classifie
 	}
 	fmt.Fprintf(stdout, "%d-fold cross-validation of %s:\n", md.Options.Folds, md.Algorithm)
 	return evalreport.WriteTable(stdout, md.CV)
-}
-
-// save writes the model to --out and puts it into --store, as given.
-func (tf *trainFlags) save(ctx context.Context, m *classifier.Model, stdout io.Writer) error {
-	if tf.out != "" {
-		if err := m.WriteFile(tf.out); err != nil {
-			// The error would name the temporary file the write goes through.
-			return fmt.Errorf("train: write %s: %w", tf.out, unwrapPathError(err))
-		}
-		fmt.Fprintf(stdout, "model %s written to %s\n", m.Version(), tf.out)
-	}
-	if tf.store == "" {
-		return nil
-	}
-	st, err := openStore(ctx, tf.store)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return st.publish(ctx, m, tf.noActive, tf.force, stdout)
 }
 
 // checkWritable fails, before any training, when the model file cannot be
@@ -197,11 +186,10 @@ func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifi
 		return usagef("train: training on the server needs its admin token: --token-file FILE (or ARTCLASS_TOKEN_FILE), or --out MODEL to train in-process")
 	}
 	files := classifier.SampleFiles(tf.data)
-	rare, total, err := files.Check()
+	total, err := files.Check(warnRare(stderr))
 	if err != nil {
 		return err
 	}
-	warnRare(stderr, rare)
 	c, err := tf.conn.dial(stderr)
 	if err != nil {
 		return err
@@ -226,17 +214,7 @@ func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifi
 	return evalreport.WriteTable(stdout, md.CV)
 }
 
-// readSamples checks and reads every sample of the given JSONL files,
-// warning on stderr about labels few samples carry.
-func readSamples(paths []string, stderr io.Writer) ([]classifier.Sample, error) {
-	samples, rare, err := classifier.SampleFiles(paths).Read()
-	warnRare(stderr, rare)
-	return samples, err
-}
-
-// warnRare warns about each label few samples carry.
-func warnRare(stderr io.Writer, rare []classifier.RareLabel) {
-	for _, r := range rare {
-		fmt.Fprintf(stderr, "artclass: warning: %s\n", r)
-	}
+// warnRare warns on stderr about a label few samples carry.
+func warnRare(stderr io.Writer) func(classifier.RareLabel) {
+	return func(r classifier.RareLabel) { fmt.Fprintf(stderr, "artclass: warning: %s\n", r) }
 }
