@@ -189,15 +189,30 @@ if [ "$use_s3" = 1 ]; then
 	watch --timeout 15s
 fi
 
-# Training half the corpus takes about a second; the kill comes at a random
-# moment of it or of the publication that follows.
+# The trainer trains half the corpus in-process (a few seconds), then
+# writes the version (model file, then manifest) and moves the pointer. On
+# a directory store the kill comes as soon as the version's directory
+# appears, while it is being written; on S3, at a random moment.
+versions_now() { find "$work/store/versions" -mindepth 1 -maxdepth 1 2> /dev/null | wc -l; }
+before=$(versions_now)
 artclass train --store "$store" -q --data "$work/half-a.jsonl" --seed 7 --force > /dev/null 2>&1 &
 trainer=$!
-delay=$((RANDOM % 2)).$((RANDOM % 10))
-sleep "$delay"
+start=$(date +%s%N)
+if [ "$use_s3" = 1 ]; then
+	sleep "$((RANDOM % 4)).$((RANDOM % 10))"
+else
+	while kill -0 "$trainer" 2> /dev/null && [ "$(versions_now)" = "$before" ]; do :; done
+fi
 kill -9 "$trainer" 2> /dev/null || true
 wait "$trainer" 2> /dev/null || true
-event "a trainer publishing straight to the store (artclass train --store) killed with SIGKILL after ${delay} s; the store:"
+ms=$((($(date +%s%N) - start) / 1000000))
+event "a trainer publishing straight to the store (artclass train --store) killed with SIGKILL after $ms ms"
+if [ "$use_s3" = 0 ]; then
+	for v in "$work"/store/versions/*/; do
+		[ -e "$v/manifest.json" ] || event "  it left $(basename "$v")/ holding [$(ls -A "$v" | tr '\n' ' ' | sed 's/ $//')] and no manifest: invisible to every reader"
+	done
+fi
+event "the store, as artclass models list --store reads it:"
 artclass models list --store "$store" | sed 's/^/           /'
 watch
 
