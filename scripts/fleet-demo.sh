@@ -193,7 +193,7 @@ fi
 # writes the version (model file, then manifest) and moves the pointer. On
 # a directory store the kill comes as soon as the version's directory
 # appears, while it is being written; on S3, at a random moment.
-versions_now() { find "$work/store/versions" -mindepth 1 -maxdepth 1 2> /dev/null | wc -l; }
+versions_now() { { find "$work/store/versions" -mindepth 1 -maxdepth 1 2> /dev/null || true; } | wc -l; }
 before=$(versions_now)
 artclass train --store "$store" -q --data "$work/half-a.jsonl" --seed 7 --force > /dev/null 2>&1 &
 trainer=$!
