@@ -55,7 +55,7 @@ start_ns=$(date +%s%N)
 "${server_cpu[@]}" bin/artclassd --listen 127.0.0.1:50061 --http-listen "" --log-level warn > "$out/artclassd.log" 2>&1 &
 pids+=($!)
 daemon=$!
-until bin/grpcurl -plaintext -max-time 1 -d '{"service":""}' 127.0.0.1:50061 grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
+until bin/grpcurl -plaintext -connect-timeout 0.05 -max-time 1 -d '{"service":""}' 127.0.0.1:50061 grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
 	sleep 0.005
 done
 ready_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))

@@ -70,7 +70,7 @@ bin/artclassd --listen "$grpc_addr" --http-listen "" --metrics-listen "$metrics_
 	--admin-token-file "$work/token" --log-level info > "$out/soak-artclassd.log" 2>&1 &
 daemon=$!
 pids+=("$daemon")
-until bin/grpcurl -plaintext -max-time 1 -d '{"service":""}' "$grpc_addr" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
+until bin/grpcurl -plaintext -connect-timeout 0.05 -max-time 1 -d '{"service":""}' "$grpc_addr" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
 	kill -0 "$daemon" || { echo "artclassd died:"; cat "$out/soak-artclassd.log"; exit 1; }
 	sleep 0.05
 done
