@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # soak.sh runs ghz against a local artclassd for 60 s at 50 concurrent
 # workers while the model is retrained twice over gRPC (grpcurl, the whole
-# testdata/corpus) and reloaded by SIGHUP twice, then checks:
+# testdata/corpus) into the replica's model store (--model-dir), and SIGHUP
+# makes it poll the store twice, then checks:
 #
 #   - no call got a status other than OK (ghz's count, and the server's own
 #     grpc_server_handled_total as a cross-check);
-#   - both Train calls and both reloads succeeded;
+#   - both Train calls succeeded, both SIGHUPs polled the store, and no poll
+#     of the store failed;
 #   - go_goroutines, scraped from the metrics endpoint, is back to its
 #     value before the load within 10 s of the load's end;
 #   - artclassd's resident memory grew by at most 20 % between the 10th and
@@ -146,11 +148,11 @@ handled_not_ok=$(curl -fsS "http://$metrics_addr/metrics" |
 cp "$work/events" "$out/soak-events.txt"
 python3 - "$out/soak-ghz.json" "$out/soak-samples.tsv" "$work/events" "$duration" "$workers" \
 	"$goroutines_before" "$goroutines_peak" "$goroutines_after" "$settled_ms" "$handled_not_ok" \
-	"$(metric 'artclass_reload_total{result="ok"}')" "$(metric 'artclass_reload_total{result="failed"}')" \
+	"$(grep -c 'SIGHUP: polling the model store' "$out/soak-artclassd.log")" "$(metric artclass_store_poll_errors_total)" \
 	"$(metric 'artclass_train_total{result="ok"}')" <<'PY'
 import json, sys
 (ghz_path, samples_path, events_path, duration, workers, g_before, g_peak, g_after, settled_ms,
- handled_not_ok, reload_ok, reload_failed, train_ok) = sys.argv[1:]
+ handled_not_ok, hup_polls, poll_errors, train_ok) = sys.argv[1:]
 duration, workers = int(duration), int(workers)
 g_before, g_peak, g_after = int(g_before), int(g_peak), int(g_after)
 r = json.load(open(ghz_path))
@@ -179,7 +181,7 @@ print("events     " + "; ".join(l.strip() for l in open(events_path) if l.strip(
 check(not_ok == 0 and errors == 0, f"non-OK responses: {not_ok} (ghz status codes {r.get('statusCodeDistribution')}), errors {errors}")
 check(int(handled_not_ok) == 0, f"non-OK Classify calls counted by the server: {handled_not_ok}")
 check(int(train_ok) == 2, f"Train calls that succeeded: {train_ok} of 2")
-check(int(reload_ok) == 2 and int(reload_failed) == 0, f"SIGHUP reloads: {reload_ok} ok, {reload_failed} failed")
+check(int(hup_polls) == 2 and float(poll_errors) == 0, f"SIGHUP polls of the store: {hup_polls} (want 2), failed polls {poll_errors}")
 check(g_after <= g_before + 2, f"goroutines: {g_before} before the load, {g_peak} at most during it, {g_after} {int(settled_ms) / 1000:.1f} s after it (tolerance +2)")
 check(growth <= 20, f"RSS: {rss_first / 1024:.1f} MB at {first} s, {rss_last / 1024:.1f} MB at {last} s: {growth:+.1f} % (target <= 20 %); peak {peak_rss / 1024:.1f} MB")
 sys.exit(0 if ok else 1)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -185,6 +186,11 @@ func (c *classifierService) Train(stream artclassv1.ClassifierService_TrainServe
 	defer s.training.Store(false)
 
 	resp, result, err := c.train(ctx, stream)
+	// Training takes tens of megabytes (samples, features, folds) for a
+	// few seconds; give them back to the OS now rather than let the
+	// replica's resident size keep the high-water mark of its last Train.
+	// One forced collection after seconds of training costs little.
+	debug.FreeOSMemory()
 	s.metrics.trains.WithLabelValues(result).Inc()
 	if err != nil {
 		return err
