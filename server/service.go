@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -87,11 +88,11 @@ func (c *classifierService) ClassifyBatch(ctx context.Context, req *artclassv1.C
 			return nil, status.FromContextError(err).Err()
 		}
 		art := article(pa)
-		resp.Results[i] = &artclassv1.ArticleResult{Id: art.ID}
 		// Field paths are relative to the article, so a client reads an
 		// item's error as it would a single call's.
-		if err := c.s.cfg.Limits.CheckArticle(art); err != nil {
-			resp.Results[i].Id = validID(art.ID)
+		err := c.s.cfg.Limits.CheckArticle(art)
+		resp.Results[i] = &artclassv1.ArticleResult{Id: echoID(art.ID, err, "id")}
+		if err != nil {
 			resp.Results[i].Outcome = itemError(invalid(err))
 			continue
 		}
@@ -102,10 +103,12 @@ func (c *classifierService) ClassifyBatch(ctx context.Context, req *artclassv1.C
 	return resp, nil
 }
 
-// validID returns id if it can be sent back (valid UTF-8 within the
-// limit), or "".
-func validID(id string) string {
-	if classifier.DefaultLimits().CheckArticle(classifier.Article{ID: id, Text: "x"}) != nil {
+// echoID returns the id to send back in an article's result: id itself,
+// or "" when check, the article's check, refused the id as field (an id
+// that is not valid UTF-8 cannot be sent).
+func echoID(id string, check error, field string) string {
+	var ie *classifier.InvalidError
+	if errors.As(check, &ie) && slices.ContainsFunc(ie.Violations, func(v classifier.FieldViolation) bool { return v.Field == field }) {
 		return ""
 	}
 	return id
@@ -135,8 +138,9 @@ func (c *classifierService) ClassifyStream(stream artclassv1.ClassifierService_C
 // it arrives.
 func (c *classifierService) streamItem(ctx context.Context, req *artclassv1.ClassifyStreamRequest) *artclassv1.ArticleResult {
 	art, f := article(req.GetArticle()), filter(req.GetFilter())
-	res := &artclassv1.ArticleResult{Id: validID(art.ID)}
-	if err := c.s.checkRequest(art, f); err != nil {
+	err := c.s.checkRequest(art, f)
+	res := &artclassv1.ArticleResult{Id: echoID(art.ID, err, "article.id")}
+	if err != nil {
 		res.Outcome = itemError(invalid(err))
 		return res
 	}
