@@ -17,7 +17,9 @@ type backend interface {
 	// classify returns one verdict per article, in order; the error is for
 	// the whole batch (an unreachable server).
 	classify(ctx context.Context, articles []classifier.Article, f classifier.Filter) ([]verdict, error)
-	model(ctx context.Context) (modelInfo, error)
+	// model describes the model: its metadata and each label's decision
+	// threshold, whichever backend answers.
+	model(ctx context.Context) (client.Model, error)
 	// where names the model or server for messages.
 	where() string
 	close() error
@@ -29,13 +31,6 @@ type verdict struct {
 	classifier.Result
 	version string
 	err     error
-}
-
-// modelInfo is what artclass model prints: the model's classifier.Metadata
-// and each label's decision threshold.
-type modelInfo struct {
-	classifier.Metadata
-	Thresholds map[string]float64 `json:"thresholds"`
 }
 
 // modelFlags choose between the server and an in-process model.
@@ -100,12 +95,12 @@ func (r *remote) classify(ctx context.Context, articles []classifier.Article, f 
 	return out, nil
 }
 
-func (r *remote) model(ctx context.Context) (modelInfo, error) {
+func (r *remote) model(ctx context.Context) (client.Model, error) {
 	m, err := r.c.GetModel(ctx)
 	if err != nil {
-		return modelInfo{}, r.conn.serverError(err)
+		return client.Model{}, r.conn.serverError(err)
 	}
-	return modelInfo{Metadata: m.Metadata, Thresholds: m.Thresholds}, nil
+	return m.Model, nil
 }
 
 func (r *remote) where() string { return r.conn.addr }
@@ -142,8 +137,8 @@ func (l *local) classify(ctx context.Context, articles []classifier.Article, f c
 	return out, nil
 }
 
-func (l *local) model(context.Context) (modelInfo, error) {
-	return modelInfo{Metadata: l.m.Metadata(), Thresholds: l.m.Thresholds()}, nil
+func (l *local) model(context.Context) (client.Model, error) {
+	return client.Model{Metadata: l.m.Metadata(), Thresholds: l.m.Thresholds()}, nil
 }
 
 func (l *local) where() string { return l.name }

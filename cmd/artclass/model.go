@@ -45,7 +45,7 @@ func newModelCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-func writeModel(w io.Writer, md modelInfo) error {
+func writeModel(w io.Writer, md client.Model) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	var counts, thresholds []string
 	for _, l := range md.Labels {
