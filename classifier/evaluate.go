@@ -200,11 +200,16 @@ func f1(tp, fp, fn int) float64 { return ratio(2*tp, 2*tp+fp+fn) }
 // Evaluate classifies every sample with m and scores the result against the
 // samples' labels (see Score).
 func Evaluate(m *Model, samples []Sample) Report {
+	return Score(m.meta.Labels, samples, classifyAll(m, samples))
+}
+
+// classifyAll returns m's verdict on each sample.
+func classifyAll(m *Model, samples []Sample) []Result {
 	results := make([]Result, len(samples))
 	for i, s := range samples {
 		results[i] = m.Classify(s.Title, s.Text)
 	}
-	return Score(m.meta.Labels, samples, results)
+	return results
 }
 
 // Score scores results[i], a model's verdict on samples[i], against the

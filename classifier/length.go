@@ -37,13 +37,7 @@ type LengthReport struct {
 }
 
 // EvaluateByLength evaluates m on samples, and on their short and long
-// articles apart (see SplitByLength).
+// articles apart (see SplitByLength). Each sample is classified once.
 func EvaluateByLength(m *Model, samples []Sample, minWords int) LengthReport {
-	short, long := SplitByLength(samples, minWords)
-	return LengthReport{
-		MinWords: minWords,
-		All:      Evaluate(m, samples),
-		Short:    Evaluate(m, short),
-		Long:     Evaluate(m, long),
-	}
+	return ScoreByLength(m.meta.Labels, samples, classifyAll(m, samples), minWords)
 }
