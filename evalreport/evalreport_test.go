@@ -130,7 +130,7 @@ func TestWriteText(t *testing.T) {
 // a number colour with WCAG AA contrast; reliability counts sit beside
 // their points, inside the plot; the diagonal shows around the model line.
 func TestReportPlotsReadable(t *testing.T) {
-	for i, bg := range confusionPalette() {
+	for i, bg := range confusionPalette().Colors() {
 		if c := contrast(textColor(bg), bg); c < 4.5 {
 			t.Errorf("palette colour %d %v: text contrast %.2f, want at least 4.5", i, bg, c)
 		}

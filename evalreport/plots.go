@@ -10,6 +10,7 @@ import (
 	"github.com/google/renameio/v2"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette"
 	"gonum.org/v1/plot/palette/brewer"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -47,14 +48,7 @@ func (g confusionGrid) X(c int) float64 { return float64(c) }
 func (g confusionGrid) Y(r int) float64 { return float64(r) }
 
 // confusionPalette colours the confusion matrix's cells by share.
-func confusionPalette() []color.Color {
-	pal, err := brewer.GetPalette(brewer.TypeSequential, "YlOrRd", 9)
-	if err != nil {
-		// The palette is compiled in; only a renamed palette gets here.
-		return []color.Color{color.White, color.RGBA{R: 128, A: 255}}
-	}
-	return pal.Colors()
-}
+func confusionPalette() palette.Palette { return brewer.YlOrRd[9] }
 
 // cellColor is the colour the heat map gives a share: HeatMap picks the
 // palette entry by the share's position in [0, 1].
@@ -97,8 +91,8 @@ func confusionPlot(cm *classifier.Confusion) *plot.Plot {
 	p.Title.Text = "Confusion matrix (share of the row's articles)"
 	p.X.Label.Text = "assigned label"
 	p.Y.Label.Text = "true label"
-	colors := confusionPalette()
-	h := plotter.NewHeatMap(confusionGrid{cm}, palette(colors))
+	pal := confusionPalette()
+	h := plotter.NewHeatMap(confusionGrid{cm}, pal)
 	h.Min, h.Max = 0, 1
 	p.Add(h)
 	n := len(cm.Names)
@@ -109,7 +103,7 @@ func confusionPlot(cm *classifier.Confusion) *plot.Plot {
 		for c := range n {
 			xys = append(xys, plotter.XY{X: float64(c), Y: float64(n - 1 - r)})
 			texts = append(texts, fmt.Sprintf("%.2f\n(%d)", cm.Share(r, c), cm.Counts[r][c]))
-			styles = append(styles, textColor(cellColor(colors, cm.Share(r, c))))
+			styles = append(styles, textColor(cellColor(pal.Colors(), cm.Share(r, c))))
 		}
 	}
 	if labels, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts}); err == nil {
@@ -131,11 +125,6 @@ func confusionPlot(cm *classifier.Confusion) *plot.Plot {
 	p.Y.Min, p.Y.Max = -0.5, float64(n)-0.5
 	return p
 }
-
-// palette is a fixed list of colours as a gonum palette.
-type palette []color.Color
-
-func (p palette) Colors() []color.Color { return p }
 
 // The reliability diagram's two lines: the diagonal wide and pale under
 // the model's narrow dark line, so that both show where they coincide.
