@@ -68,9 +68,16 @@ func newDaemon(ctx context.Context, o *options, stdout io.Writer) (_ *daemon, er
 			return nil, err
 		}
 	}
-	initial, source, err := loadModel(o.model)
-	if err != nil {
-		return nil, err
+	// A --model file is loaded now, so a bad one fails the start; the
+	// embedded model only when it will be served: without a store, or as
+	// the first model of an empty one (openStore).
+	var initial *classifier.Model
+	if o.model != "" || o.storeURL() == "" {
+		var source string
+		if initial, source, err = loadModel(o.model); err != nil {
+			return nil, err
+		}
+		d.log.Info("model loaded", "source", source, "model_version", initial.Version())
 	}
 	if u := o.storeURL(); u != "" {
 		if d.store, err = openStore(ctx, o, u, initial, d.log); err != nil {
@@ -79,7 +86,6 @@ func newDaemon(ctx context.Context, o *options, stdout io.Writer) (_ *daemon, er
 		cfg.Store = d.store
 	} else {
 		cfg.Model = initial
-		d.log.Info("model loaded", "source", source, "model_version", initial.Version())
 	}
 	if d.srv, err = server.New(cfg); err != nil {
 		return nil, err
@@ -294,9 +300,10 @@ func loadModel(path string) (*classifier.Model, string, error) {
 }
 
 // openStore opens the model store and, when it holds no active version
-// yet, publishes initial as the first; replicas starting together race to
-// do so and all but one lose, harmlessly. A --model-dir that held an
-// active.model file from before the store publishes that file instead.
+// yet, publishes initial (the embedded model when nil) as the first;
+// replicas starting together race to do so and all but one lose,
+// harmlessly. A --model-dir that held an active.model file from before the
+// store publishes that file instead.
 func openStore(ctx context.Context, o *options, url string, initial *classifier.Model, log *slog.Logger) (*modelstore.Store, error) {
 	if o.modelDir != "" {
 		if err := os.MkdirAll(o.modelDir, 0o755); err != nil {
@@ -320,6 +327,12 @@ func openStore(ctx context.Context, o *options, url string, initial *classifier.
 			case err == nil:
 				initial = legacy
 			case !errors.Is(err, fs.ErrNotExist):
+				st.Close()
+				return nil, err
+			}
+		}
+		if initial == nil {
+			if initial, err = classifier.Default(); err != nil {
 				st.Close()
 				return nil, err
 			}
