@@ -50,10 +50,12 @@ func (e usageError) Unwrap() error { return e.err }
 func newCommand(stdout, stderr io.Writer) (*cobra.Command, *options) {
 	o := new(options)
 	cmd := &cobra.Command{
-		Use:           "artclassd [flags]",
-		Short:         "Serve the artclass API over gRPC and HTTP/JSON",
-		Long:          "artclassd classifies news articles into topics with calibrated confidences.\nEvery flag can also be set by its ARTCLASS_* environment variable; the command line wins.",
-		Args:          cobra.NoArgs,
+		Use:   "artclassd [flags]",
+		Short: "Serve the artclass API over gRPC and HTTP/JSON",
+		Long:  "artclassd classifies news articles into topics with calibrated confidences.\nEvery flag can also be set by its ARTCLASS_* environment variable; the command line wins.",
+		// cobra.NoArgs would answer before PreRunE, without the usage
+		// status; PreRunE refuses arguments instead.
+		Args:          cobra.ArbitraryArgs,
 		Version:       buildinfo.Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -87,8 +89,6 @@ func newCommand(stdout, stderr io.Writer) (*cobra.Command, *options) {
 			help(c, args)
 		}
 	})
-	// cobra.NoArgs would answer before PreRunE, without the usage status.
-	cmd.Args = cobra.ArbitraryArgs
 	return cmd, o
 }
 
