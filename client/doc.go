@@ -19,7 +19,8 @@
 // over every address of its target (a "dns:///host:port" target, or a
 // comma-separated list of host:port addresses), and retries Classify,
 // ClassifyBatch, GetModel and health checks, which have no side effects,
-// when the server answers UNAVAILABLE, through the gRPC service config: a
-// restarted server or one address of several going away does not fail a call.
+// when the server answers UNAVAILABLE, by RetryPolicy (a failed TLS
+// handshake is not retried): a restarted server or one address of several
+// going away does not fail a call.
 // Streaming calls (ClassifyStream, Train) are not retried.
 package client
