@@ -151,14 +151,7 @@ func (e *Error) Cause() string {
 }
 
 // Is reports whether target is a sentinel this error matches.
-func (e *Error) Is(target error) bool {
-	for _, k := range e.kinds {
-		if k == target {
-			return true
-		}
-	}
-	return false
-}
+func (e *Error) Is(target error) bool { return slices.Contains(e.kinds, target) }
 
 // GRPCStatus lets status.FromError and status.Code see the original code.
 func (e *Error) GRPCStatus() *status.Status { return status.New(e.Code, e.Message) }
@@ -184,8 +177,8 @@ var reasonErrors = map[string]error{
 	"MODEL_QUALITY_REGRESSION": ErrQualityRegression,
 }
 
-// fromStatus is the package's fromStatus, and when a call found no server
-// and gRPC does not say why, a host name of the target that does not
+// fromStatus is the package-level fromStatus, and when a call found no
+// server and gRPC does not say why, a host name of the target that does not
 // resolve makes it ErrUnresolvable: balancing over no addresses, gRPC says
 // only that it has none to pick from.
 func (c *Client) fromStatus(err error) error {
