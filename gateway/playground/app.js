@@ -433,8 +433,9 @@
     let done = 0;
     status.textContent = `Classifying ${num(todo.length)} articles…`;
     try {
-      for (let i = 0; i < todo.length; i += chunkLength(todo, i)) {
-        const chunk = todo.slice(i, i + chunkLength(todo, i));
+      for (let i = 0, n; i < todo.length; i += n) {
+        n = chunkLength(todo, i);
+        const chunk = todo.slice(i, i + n);
         const resp = await call(API.batch, { articles: chunk.map(({ id, title, text }) => ({ id, title, text })) });
         resp.results.forEach((res, j) => { chunk[j].result = res; });
         done += chunk.length;
