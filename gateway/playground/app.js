@@ -468,12 +468,11 @@
 
   // toRow flattens an article and its outcome into a table row.
   function toRow(a) {
-    if (a.error) return { id: a.id, labels: [], topics: [], warnings: [], error: a.error };
+    const failed = (id, error) => ({ id, labels: [], topics: [], warnings: [], error });
+    if (a.error) return failed(a.id, a.error);
     const res = a.result;
-    if (!res) return { id: a.id, labels: [], topics: [], warnings: [], error: "Not classified: the request failed (see the message above)." };
-    if (res.error) {
-      return { id: res.id || a.id, labels: [], topics: [], warnings: [], error: explain(400, res.error).message };
-    }
+    if (!res) return failed(a.id, "Not classified: the request failed (see the message above).");
+    if (res.error) return failed(res.id || a.id, explain(400, res.error).message);
     const c = res.classification;
     return { id: res.id || a.id, labels: c.labels, topics: c.topics.map(({ label, confidence, assigned }) => ({ label, confidence, assigned })), warnings: c.warnings || [], error: "" };
   }
