@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -47,7 +48,7 @@ func runHelp(t *testing.T, bins map[string]string, argv []string, env map[string
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append(slices.Clone(argv[1:]), "--help")...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
 	var out bytes.Buffer
@@ -100,7 +101,7 @@ func TestCommandLines(t *testing.T) {
 			}
 		}
 	}
-	names := sortedKeys(lines)
+	names := slices.Sorted(maps.Keys(lines))
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -156,11 +157,11 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
+// merge returns env with k set to v.
 func merge(env map[string]string, k, v string) map[string]string {
-	out := map[string]string{k: v}
-	for ek, ev := range env {
-		out[ek] = ev
-	}
+	out := map[string]string{}
+	maps.Copy(out, env)
+	out[k] = v
 	return out
 }
 

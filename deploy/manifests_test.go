@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -388,7 +389,7 @@ func checkVolumes(t *testing.T, m *manifests) {
 	written := pathFlags()
 	for _, w := range m.workloads() {
 		for _, c := range w.pod.Spec.Containers {
-			for _, flag := range sortedKeys(written) {
+			for _, flag := range slices.Sorted(maps.Keys(written)) {
 				p, ok := flagValue(c.Args, flag)
 				if !ok {
 					continue

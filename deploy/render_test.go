@@ -3,7 +3,6 @@ package deploy_test
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -343,13 +342,4 @@ func volume(pod *corev1.PodTemplateSpec, name string) (corev1.Volume, bool) {
 		}
 	}
 	return corev1.Volume{}, false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
