@@ -699,6 +699,13 @@ func (s *Store) Promote(ctx context.Context, version string, expected Pointer) (
 	if err := ValidateVersion(version); err != nil {
 		return Pointer{}, err
 	}
+	return s.promote(ctx, version, expected, false)
+}
+
+// promote is Promote of a well-formed version name; verified says the
+// caller has just verified the stored version (Publish, through Put), which
+// spares downloading and decoding it again.
+func (s *Store) promote(ctx context.Context, version string, expected Pointer, verified bool) (Pointer, error) {
 	if expected.Generation > 0 {
 		// Check the caller's pointer is one this store wrote: a made-up
 		// generation ahead of the log would otherwise leave a gap that
@@ -714,8 +721,10 @@ func (s *Store) Promote(ctx context.Context, version string, expected Pointer) (
 			return Pointer{}, fmt.Errorf("%w: promote %s: expected pointer generation %d names %s, not %s", ErrInvalid, version, expected.Generation, rec.Version, expected.Version)
 		}
 	}
-	if _, _, err := s.Load(ctx, version); err != nil {
-		return Pointer{}, fmt.Errorf("promote %s: %w", version, err)
+	if !verified {
+		if _, _, err := s.Load(ctx, version); err != nil {
+			return Pointer{}, fmt.Errorf("promote %s: %w", version, err)
+		}
 	}
 	writer := make([]byte, 16)
 	rand.Read(writer)
@@ -754,7 +763,8 @@ func (s *Store) Promote(ctx context.Context, version string, expected Pointer) (
 }
 
 // Publish stores m and makes it active, provided the pointer is still
-// expected: Put with expected.Version as the parent, then Promote. Read
+// expected: Put with expected.Version as the parent, then Promote (without
+// loading again the version Put has just verified). Read
 // expected before training, so that a promotion made meanwhile (another
 // trainer, a rollback) is a conflict rather than silently replaced. The
 // version stays stored whatever Promote says, and can be promoted later.
@@ -763,7 +773,7 @@ func (s *Store) Publish(ctx context.Context, m *classifier.Model, expected Point
 	if err != nil {
 		return Manifest{}, Pointer{}, err
 	}
-	p, err := s.Promote(ctx, mf.Version, expected)
+	p, err := s.promote(ctx, mf.Version, expected, true)
 	if err != nil {
 		return mf, Pointer{}, err
 	}
