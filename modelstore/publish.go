@@ -2,7 +2,6 @@ package modelstore
 
 import (
 	"context"
-	"errors"
 
 	"github.com/artclass/artclass/classifier"
 )
@@ -64,9 +63,8 @@ func PublishGated(ctx context.Context, st Publisher, m *classifier.Model, expect
 			return Published{}, &StepError{Step: "read the active version's manifest", Err: err}
 		}
 		out.Previous = prev
-		var qe *classifier.QualityError
-		if err := classifier.CheckQuality(m.Metadata(), prev.Metadata()); errors.As(err, &qe) && !force {
-			return Published{}, qe
+		if err := classifier.CheckQuality(m.Metadata(), prev.Metadata()); err != nil && !force {
+			return Published{}, err
 		}
 	}
 	mf, p, err := st.Publish(ctx, m, expected)
