@@ -14,6 +14,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
@@ -562,7 +563,7 @@ func TestCORS(t *testing.T) {
 // the option.
 func TestNewOptions(t *testing.T) {
 	t.Parallel()
-	conn, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecureCreds()))
+	conn, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

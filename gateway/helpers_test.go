@@ -14,7 +14,6 @@ import (
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -30,8 +29,7 @@ import (
 // connection to it, and the gateway over that connection served by an
 // HTTP server on another loopback port.
 type stack struct {
-	srv  *server.Server
-	conn *grpc.ClientConn // the gateway's connection to srv
+	conn *grpc.ClientConn // the gateway's connection to the server
 	url  string
 
 	mu      sync.Mutex
@@ -90,7 +88,6 @@ func start(t testing.TB, cfg server.Config, opts gateway.Options) *stack {
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	s.srv = srv
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -179,5 +176,3 @@ func memStore(t testing.TB) *modelstore.Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
-
-func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
