@@ -126,6 +126,7 @@ type scratch struct {
 	counts []int32 // term id → occurrences; zero again after each call
 	tf     []termCount
 	acc    []float64
+	whole  []float64 // per label, the whole text's raw score
 
 	// Coverage: content tokens (not stop words) read, and those the
 	// vocabulary knows.
@@ -213,7 +214,7 @@ func (m *Model) compile() {
 	n := len(m.terms)
 	m.window, m.stride = m.meta.Options.PassageWords, max(m.meta.Options.PassageWords/2, 1)
 	m.scratch.New = func() any {
-		sc := &scratch{acc: make([]float64, L), counts: make([]int32, n), pass: make([]float64, L)}
+		sc := &scratch{acc: make([]float64, L), whole: make([]float64, L), counts: make([]int32, n), pass: make([]float64, L)}
 		if m.window > 0 {
 			sc.wcounts, sc.wacc = make([]int32, n), make([]float64, L)
 		}
@@ -241,7 +242,6 @@ func (m *Model) Classify(title, text string) Result {
 	}()
 	norm := m.score(sc, title, text)
 	L := len(m.meta.Labels)
-	acc := sc.acc
 	topics := make([]Topic, L)
 	res := Result{Coverage: Coverage{Tokens: sc.tokens, Known: sc.known}}
 	if res.Coverage.Low() {
@@ -249,11 +249,7 @@ func (m *Model) Classify(title, text string) Result {
 	}
 	assigned := 0
 	for l := range L {
-		s := m.bias[l]
-		if norm > 0 {
-			s += acc[l] / norm
-		}
-		p, ok := m.cal[l].decide(s, sc.pass[l])
+		p, ok := m.cal[l].decide(sc.whole[l], sc.pass[l])
 		ok = ok && res.Warning == NoWarning // no label on no evidence
 		topics[l] = Topic{Label: m.meta.Labels[l], Confidence: p, Assigned: ok}
 		if ok {
@@ -279,10 +275,10 @@ func (m *Model) Classify(title, text string) Result {
 
 // score fills sc.tf with the article's distinct terms and their sublinear
 // term frequencies, sc.acc with each label's weighted sum before
-// normalisation, and sc.pass with each label's best passage score, and
-// returns the norm of the article's TF-IDF vector. The label's raw
-// whole-text score is bias + acc/norm (bias alone for a zero vector). An
-// article no longer than one window is its own only passage.
+// normalisation, sc.whole with each label's raw whole-text score (raw) and
+// sc.pass with each label's best passage score, and returns the norm of the
+// article's TF-IDF vector. An article no longer than one window is its own
+// only passage.
 func (m *Model) score(sc *scratch, title, text string) (norm float64) {
 	sc.tokens, sc.known, sc.windows = 0, 0, 0
 	sc.nextWindow = -1 // never, without passages
@@ -305,16 +301,24 @@ func (m *Model) score(sc *scratch, title, text string) (norm float64) {
 	sc.tf = sc.tf[:0]
 	norm = math.Sqrt(m.weigh(sc.ids, sc.counts, acc, &sc.tf))
 	for l := range L {
-		whole := m.bias[l]
-		if norm > 0 {
-			whole += acc[l] / norm
-		}
+		whole := m.raw(l, acc[l], norm)
+		sc.whole[l] = whole
 		// A short article's one window, if scored, was the whole text.
 		if sc.windows <= 1 || whole > sc.pass[l] {
 			sc.pass[l] = whole
 		}
 	}
 	return norm
+}
+
+// raw returns label l's raw score of a text whose weighted sum before
+// normalisation is sum and whose TF-IDF norm is norm: bias + sum/norm, the
+// bias alone for a zero vector.
+func (m *Model) raw(l int, sum, norm float64) float64 {
+	if norm > 0 {
+		return m.bias[l] + sum/norm
+	}
+	return m.bias[l]
 }
 
 // scorePassage scores the window of content tokens [from, from+window) and
@@ -336,11 +340,7 @@ func (m *Model) scorePassage(sc *scratch, from int32) {
 	}
 	norm := math.Sqrt(m.weigh(sc.wids, sc.wcounts, wacc, nil))
 	for l := range L {
-		s := m.bias[l]
-		if norm > 0 {
-			s += wacc[l] / norm
-		}
-		sc.pass[l] = max(sc.pass[l], s)
+		sc.pass[l] = max(sc.pass[l], m.raw(l, wacc[l], norm))
 	}
 	sc.windows++
 	// The next window starts at from+stride, but the last one, aligned to

@@ -308,17 +308,8 @@ func newModel(labels []string, fp *featurePipeline, models []linear, opts TrainO
 func (m *Model) rawScores(title, text string) scores {
 	sc := m.scratch.Get().(*scratch)
 	defer m.scratch.Put(sc)
-	norm := m.score(sc, title, text)
-	L := len(m.meta.Labels)
-	out := scores{whole: make([]float64, L), best: make([]float64, L)}
-	for l := range L {
-		out.whole[l] = m.bias[l]
-		if norm > 0 {
-			out.whole[l] += sc.acc[l] / norm
-		}
-		out.best[l] = sc.pass[l]
-	}
-	return out
+	m.score(sc, title, text)
+	return scores{whole: slices.Clone(sc.whole), best: slices.Clone(sc.pass)}
 }
 
 func countNegatives(truth [][]bool) int {
