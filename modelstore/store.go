@@ -410,10 +410,7 @@ func (s *Store) Manifest(ctx context.Context, version string) (Manifest, error) 
 	if mf.Version != version {
 		return Manifest{}, fmt.Errorf("%w: manifest of %s names version %q", ErrCorrupt, version, mf.Version)
 	}
-	if len(mf.Checksum) != 2*sha256.Size {
-		return Manifest{}, fmt.Errorf("%w: manifest of %s: checksum %q is not a hex SHA-256", ErrCorrupt, version, mf.Checksum)
-	}
-	if _, err := hex.DecodeString(mf.Checksum); err != nil {
+	if _, err := hex.DecodeString(mf.Checksum); err != nil || len(mf.Checksum) != 2*sha256.Size {
 		return Manifest{}, fmt.Errorf("%w: manifest of %s: checksum %q is not a hex SHA-256", ErrCorrupt, version, mf.Checksum)
 	}
 	return mf, nil
