@@ -113,29 +113,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if *watchFor > 0 {
 			return watch(ctx, rs, "", start, *watchFor, stdout)
 		}
-		st, err := modelstore.Open(ctx, *store)
+		st, p, err := openStore(ctx, *store)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		p, err := st.Active(ctx)
-		if err != nil {
-			return fmt.Errorf("read the active version: %w", err)
-		}
+		st.Close()
 		return watch(ctx, rs, p.Version, start, *timeout, stdout)
 	case "active":
 		if err := need("store"); err != nil {
 			return err
 		}
-		st, err := modelstore.Open(ctx, *store)
+		st, p, err := openStore(ctx, *store)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		p, err := st.Active(ctx)
-		if err != nil {
-			return fmt.Errorf("read the active version: %w", err)
-		}
+		st.Close()
 		_, err = fmt.Fprintln(stdout, p.Version, p.Previous)
 		return err
 	case "converge":
@@ -153,6 +145,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("unknown command %q; want load, watch, active or converge", args[0])
 	}
+}
+
+// openStore opens the model store at url and reads its active pointer.
+func openStore(ctx context.Context, url string) (*modelstore.Store, modelstore.Pointer, error) {
+	st, err := modelstore.Open(ctx, url)
+	if err != nil {
+		return nil, modelstore.Pointer{}, err
+	}
+	p, err := st.Active(ctx)
+	if err != nil {
+		st.Close()
+		return nil, modelstore.Pointer{}, fmt.Errorf("read the active version: %w", err)
+	}
+	return st, p, nil
 }
 
 // readArticle reads a text file whose first line is the title, or returns
@@ -347,15 +353,11 @@ type convergeReport struct {
 // converge makes n promotions and times each until every replica serves
 // it; see the package documentation.
 func converge(ctx context.Context, url string, rs []replica, n int, timeout time.Duration, stdout io.Writer) error {
-	st, err := modelstore.Open(ctx, url)
+	st, p, err := openStore(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	p, err := st.Active(ctx)
-	if err != nil {
-		return fmt.Errorf("read the active version: %w", err)
-	}
 	list, err := st.List(ctx)
 	if err != nil {
 		return fmt.Errorf("list the store: %w", err)
