@@ -101,12 +101,8 @@ func readSets(shared, longeval string) ([]classifier.Sample, map[string][]classi
 	if err != nil {
 		return nil, nil, fmt.Errorf("longeval: %w", err)
 	}
-	for _, f := range files {
-		s, err := classifier.ReadSamplesFile(f)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read longeval: %w", err)
-		}
-		sets["longeval"] = append(sets["longeval"], s...)
+	if sets["longeval"], err = classifier.SampleFiles(files).Read(nil); err != nil {
+		return nil, nil, fmt.Errorf("read longeval: %w", err)
 	}
 	if len(sets["longeval"]) == 0 {
 		return nil, nil, errors.New("no long evaluation articles: --longeval matches no file")
@@ -138,13 +134,9 @@ func trainModels(ctx context.Context, trainSet []classifier.Sample, opts classif
 	if !corpus {
 		return models, nil
 	}
-	var samples []classifier.Sample
-	for _, p := range classifier.DefaultCorpus {
-		s, err := classifier.ReadSamplesFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("read corpus: %w", err)
-		}
-		samples = append(samples, s...)
+	samples, err := classifier.SampleFiles(classifier.DefaultCorpus).Read(nil)
+	if err != nil {
+		return nil, fmt.Errorf("read corpus: %w", err)
 	}
 	start = time.Now()
 	m, err := classifier.Train(ctx, samples, opts)
