@@ -105,6 +105,15 @@ func WriteText(w io.Writer, ev Evaluation) error {
 	return nil
 }
 
+// WriteCV prints a model's cross-validated report (WriteTable) under a line
+// saying how it was obtained: "5-fold cross-validation of logreg:".
+func WriteCV(w io.Writer, md classifier.Metadata) error {
+	if _, err := fmt.Fprintf(w, "%d-fold cross-validation of %s:\n", md.Options.Folds, md.Algorithm); err != nil {
+		return fmt.Errorf("report table: %w", err)
+	}
+	return WriteTable(w, md.CV)
+}
+
 // WriteTable prints one report: precision, recall, F1 and support a label,
 // then the overall metrics on one line.
 func WriteTable(w io.Writer, r classifier.Report) error {

@@ -126,6 +126,18 @@ func TestWriteText(t *testing.T) {
 	}
 }
 
+func TestWriteCV(t *testing.T) {
+	t.Parallel()
+	md := classifier.Metadata{Algorithm: "logreg", Options: classifier.TrainOptions{Folds: 5}, CV: evaluation(t).All}
+	var b bytes.Buffer
+	if err := WriteCV(&b, md); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "5-fold cross-validation of logreg:\n") || !strings.Contains(b.String(), "n=4  micro-F1=0.6667") {
+		t.Errorf("WriteCV printed:\n%s\nwant the heading, then the table", b.String())
+	}
+}
+
 // TestReportPlotsReadable: every cell colour of the confusion matrix gets
 // a number colour with WCAG AA contrast; reliability counts sit beside
 // their points, inside the plot; the diagonal shows around the model line.

@@ -65,8 +65,7 @@ func writeModel(w io.Writer, md client.Model) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%d-fold cross-validation of %s:\n", o.Folds, md.Algorithm)
-	return evalreport.WriteTable(w, md.CV)
+	return evalreport.WriteCV(w, md.Metadata)
 }
 
 func newHealthCmd(stdout io.Writer) *cobra.Command {

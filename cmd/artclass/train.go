@@ -161,8 +161,7 @@ func (tf *trainFlags) local(ctx context.Context, fs *pflag.FlagSet, ov classifie
 	if baseline != nil {
 		fmt.Fprintf(stdout, "  baseline %s (%s): %.4f\n", baseline.m.Version(), baseline.name, baseline.m.Metadata().CV.MacroF1)
 	}
-	fmt.Fprintf(stdout, "%d-fold cross-validation of %s:\n", md.Options.Folds, md.Algorithm)
-	return evalreport.WriteTable(stdout, md.CV)
+	return evalreport.WriteCV(stdout, md)
 }
 
 // checkWritable fails, before any training, when the model file cannot be
@@ -210,8 +209,7 @@ func (tf *trainFlags) remote(ctx context.Context, fs *pflag.FlagSet, ov classifi
 	if res.PreviousVersion != "" {
 		fmt.Fprintf(stdout, "  it replaced %s (cross-validated macro-F1 %.4f)\n", res.PreviousVersion, res.PreviousMacroF1)
 	}
-	fmt.Fprintf(stdout, "%d-fold cross-validation of %s:\n", md.Options.Folds, md.Algorithm)
-	return evalreport.WriteTable(stdout, md.CV)
+	return evalreport.WriteCV(stdout, md.Metadata)
 }
 
 // warnRare warns on stderr about a label few samples carry.
