@@ -373,19 +373,24 @@ func modelKey(version, checksum string) string {
 
 func pointerKey(gen uint64) string { return fmt.Sprintf("%s%020d.json", activeDir, gen) }
 
-// readSmall reads a JSON object of at most maxRecordBytes.
-func (s *Store) readSmall(ctx context.Context, key string) ([]byte, error) {
+// read reads the object at key, of at most limit bytes: a larger one is an
+// error wrapping ErrCorrupt, refused before its download when the store
+// gives its size.
+func (s *Store) read(ctx context.Context, key string, limit int64) ([]byte, error) {
 	r, err := s.bucket.NewReader(ctx, key, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, maxRecordBytes+1))
+	if r.Size() > limit {
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than the limit of %d", ErrCorrupt, key, r.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxRecordBytes {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrCorrupt, key, maxRecordBytes)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: %s is more than the limit of %d bytes", ErrCorrupt, key, limit)
 	}
 	return data, nil
 }
@@ -396,7 +401,7 @@ func (s *Store) Manifest(ctx context.Context, version string) (Manifest, error) 
 	if err := ValidateVersion(version); err != nil {
 		return Manifest{}, err
 	}
-	data, err := s.readSmall(ctx, manifestKey(version))
+	data, err := s.read(ctx, manifestKey(version), maxRecordBytes)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return Manifest{}, fmt.Errorf("%w: %s", ErrNotFound, version)
 	}
@@ -444,23 +449,12 @@ func (s *Store) load(ctx context.Context, version string) (*classifier.Model, Ma
 
 func (s *Store) readModel(ctx context.Context, version, checksum string) ([]byte, error) {
 	key := modelKey(version, checksum)
-	r, err := s.bucket.NewReader(ctx, key, nil)
+	data, err := s.read(ctx, key, classifier.MaxModelBytes)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return nil, fmt.Errorf("%w: %s: model file %s is missing", ErrCorrupt, version, key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read model %s: %w", version, err)
-	}
-	defer r.Close()
-	if r.Size() > classifier.MaxModelBytes {
-		return nil, fmt.Errorf("%w: %s: model file is %d bytes, more than the limit of %d", ErrCorrupt, version, r.Size(), classifier.MaxModelBytes)
-	}
-	data, err := io.ReadAll(io.LimitReader(r, classifier.MaxModelBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read model %s: %w", version, err)
-	}
-	if len(data) > classifier.MaxModelBytes {
-		return nil, fmt.Errorf("%w: %s: model file is more than the limit of %d bytes", ErrCorrupt, version, classifier.MaxModelBytes)
 	}
 	return data, nil
 }
@@ -640,7 +634,7 @@ func parsePointerKey(key string) (uint64, bool) {
 
 // readPointer reads generation gen; a missing one wraps ErrNotFound.
 func (s *Store) readPointer(ctx context.Context, gen uint64) (pointerRecord, error) {
-	data, err := s.readSmall(ctx, pointerKey(gen))
+	data, err := s.read(ctx, pointerKey(gen), maxRecordBytes)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return pointerRecord{}, fmt.Errorf("%w: pointer generation %d", ErrNotFound, gen)
 	}
