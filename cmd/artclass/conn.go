@@ -41,7 +41,6 @@ func (c *connFlags) dial(stderr io.Writer) (*client.Client, error) {
 		return nil, usagef("--cert and --key go together")
 	}
 	opts := []client.Option{client.WithTimeout(c.timeout)}
-	secure := c.tls || c.caFile != "" || c.certFile != ""
 	if c.tls {
 		opts = append(opts, client.WithTLS(nil))
 	}
@@ -59,11 +58,9 @@ func (c *connFlags) dial(stderr io.Writer) (*client.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, client.WithToken(token))
-		if !secure {
-			// client.New still refuses any address that is not loopback.
-			opts = append(opts, client.WithInsecureToken())
-		}
+		// Without TLS, client.New still refuses any address that is not
+		// loopback; with TLS, WithInsecureToken changes nothing.
+		opts = append(opts, client.WithToken(token), client.WithInsecureToken())
 	}
 	cl, err := client.New(c.addr, opts...)
 	if errors.Is(err, client.ErrInvalidTarget) {
