@@ -58,42 +58,20 @@ cleanup() {
 trap cleanup EXIT
 
 # The weed binary, if built; S3 parts need it.
+source scripts/weed-mini.sh
 weed=${ARTCLASS_WEED:-$(ls .cache/seaweedfs-*/weed 2> /dev/null | tail -1 || true)}
 s3_store=""
 if [ -n "$weed" ] && [ -x "$weed" ]; then
-	read -r -a p <<< "$(python3 -c '
-import random, socket
-found = set()
-while len(found) < 12:
-    p = random.randrange(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); found.add(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(" ".join(map(str, found)))')"
 	export AWS_ACCESS_KEY_ID=artclass-bench-key AWS_SECRET_ACCESS_KEY=artclass-bench-secret
-	mkdir -p "$work/s3"
+	weed_mini "$work" artclass-bench
 	# weed gets CPU 0 with the load generator: the store is another machine
 	# in production.
-	"${load_cpu[@]}" "$weed" mini -dir="$work/s3" -ip=127.0.0.1 -ip.bind=127.0.0.1 -bucket=artclass-bench -master.telemetry=false \
-		-master.port="${p[0]}" -master.port.grpc="${p[1]}" -volume.port="${p[2]}" -volume.port.grpc="${p[3]}" \
-		-filer.port="${p[4]}" -filer.port.grpc="${p[5]}" -filer.localSocket="$work/filer.sock" \
-		-s3.port="${p[6]}" -s3.port.grpc="${p[7]}" -s3.port.iceberg=0 -s3.port.lance=0 -s3.localSocket="$work/s3.sock" \
-		-webdav=false -webdav.port="${p[8]}" -admin.ui=false -admin.port="${p[9]}" -admin.port.grpc="${p[10]}" \
-		-admin.port.legacy=0 -debug.port="${p[11]}" -s3.debug.port="${p[11]}" > "$work/weed.log" 2>&1 &
+	"${load_cpu[@]}" "$weed" "${weed_args[@]}" > "$work/weed.log" 2>&1 &
 	pids+=("$!")
-	s3_base="s3://artclass-bench?endpoint=http://127.0.0.1:${p[6]}&region=us-east-1&use_path_style=true"
-	for _ in $(seq 1 300); do
-		if o=$(bin/fleetctl active -store "$s3_base&prefix=probe/" 2>&1) || [[ $o == *"no active model"* ]]; then
-			s3_store=$s3_base
-			break
-		fi
-		sleep 0.2
-	done
-	if [ -z "$s3_store" ]; then
+	s3_base="s3://artclass-bench?endpoint=$s3_endpoint&region=us-east-1&use_path_style=true"
+	if s3_ready bin/fleetctl "$s3_base&prefix=probe/"; then
+		s3_store=$s3_base
+	else
 		echo "weed did not serve S3; S3 parts skipped. Its log:"
 		tail -20 "$work/weed.log"
 	fi

@@ -44,26 +44,7 @@ trap cleanup EXIT
 echo "building artclassd, artclass and bench/fleetctl into $work/bin"
 go build -o "$work/bin/" ./cmd/artclassd ./cmd/artclass ./bench/fleetctl
 PATH=$work/bin:$PATH
-
-# free_ports N prints N free loopback ports below the ephemeral range, so
-# that none is taken by an outgoing connection while a server is stopped.
-free_ports() {
-	python3 - "$1" << 'PY'
-import random, socket, sys
-found = set()
-while len(found) < int(sys.argv[1]):
-    p = random.randrange(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        found.add(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(" ".join(map(str, found)))
-PY
-}
+source scripts/weed-mini.sh
 
 t0=$(date +%s%N)
 event() {
@@ -74,30 +55,17 @@ event() {
 # The store.
 if [ "$use_s3" = 1 ]; then
 	weed=$(bash scripts/seaweedfs.sh)
-	read -r -a p <<< "$(free_ports 12)"
 	export AWS_ACCESS_KEY_ID=artclass-demo-key AWS_SECRET_ACCESS_KEY=artclass-demo-secret
-	weed_args=(mini -dir="$work/s3" -ip=127.0.0.1 -ip.bind=127.0.0.1 -bucket=artclass-demo -master.telemetry=false
-		-master.port="${p[0]}" -master.port.grpc="${p[1]}" -volume.port="${p[2]}" -volume.port.grpc="${p[3]}"
-		-filer.port="${p[4]}" -filer.port.grpc="${p[5]}" -filer.localSocket="$work/filer.sock"
-		-s3.port="${p[6]}" -s3.port.grpc="${p[7]}" -s3.port.iceberg=0 -s3.port.lance=0 -s3.localSocket="$work/s3.sock"
-		-webdav=false -webdav.port="${p[8]}" -admin.ui=false -admin.port="${p[9]}" -admin.port.grpc="${p[10]}"
-		-admin.port.legacy=0 -debug.port="${p[11]}" -s3.debug.port="${p[11]}")
-	mkdir -p "$work/s3"
-	store="s3://artclass-demo?endpoint=http://127.0.0.1:${p[6]}&region=us-east-1&use_path_style=true&prefix=demo/"
+	weed_mini "$work" artclass-demo
+	store="s3://artclass-demo?endpoint=$s3_endpoint&region=us-east-1&use_path_style=true&prefix=demo/"
 	start_weed() {
 		"$weed" "${weed_args[@]}" >> "$work/weed.log" 2>&1 &
 		weed_pid=$!
 		pids+=("$weed_pid")
-		# The bucket answers once "no active model" (or an active one) comes back.
-		for _ in $(seq 1 300); do
-			if out=$(fleetctl active -store "$store" 2>&1) || [[ $out == *"no active model"* ]]; then return 0; fi
-			sleep 0.2
-		done
-		echo "weed did not serve S3; see $work/weed.log" >&2
-		exit 1
+		s3_ready fleetctl "$store" || { echo "weed did not serve S3; see $work/weed.log" >&2; exit 1; }
 	}
 	start_weed
-	event "S3 server (SeaweedFS) on 127.0.0.1:${p[6]}"
+	event "S3 server (SeaweedFS) on ${s3_endpoint#http://}"
 else
 	mkdir "$work/store"
 	store="file://$work/store"
