@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/artclass/artclass/internal/testenv"
 )
 
 // runCLI runs the command line and returns its output and error.
@@ -21,22 +23,18 @@ func runCLI(t *testing.T, stdin string, args ...string) (string, string, error) 
 	return stdout.String(), stderr.String(), err
 }
 
+// writeSamples writes testenv.WeakSamples into dir as JSONL.
 func writeSamples(t *testing.T, dir string) string {
 	t.Helper()
-	var b strings.Builder
-	add := func(labels string, texts ...string) {
-		for _, s := range texts {
-			b.WriteString(`{"title":"","text":"` + s + `","labels":` + labels + "}\n")
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, s := range testenv.WeakSamples() {
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
 		}
 	}
-	add(`["war"]`, "Troops shelled the town", "Missile strike on army base", "Soldiers killed in rebel attack",
-		"Army buys tanks and missiles", "Air strike on militants", "Navy frigate fires missile")
-	add(`["vote"]`, "Voters go to the polls", "Candidate wins primary vote", "Election turnout record",
-		"Opinion poll before the vote", "Ballots counted after election", "Referendum vote held")
-	add(`[]`, "Football club wins cup", "Shares rise at bank", "New phone on sale", "Film wins award",
-		"Chef opens restaurant", "Band announces tour")
 	p := filepath.Join(dir, "samples.jsonl")
-	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p

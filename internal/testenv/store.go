@@ -28,11 +28,23 @@ func NewStore(t testing.TB, active *classifier.Model) (*modelstore.Store, string
 	return st, u
 }
 
-// WeakModel trains a model on a few dozen samples of two labels ("war",
-// "vote") and negatives: its cross-validated macro-F1 is far below the
-// embedded model's, so a quality gate refuses it after that one.
+// WeakModel trains a model on WeakSamples: its cross-validated macro-F1 is
+// far below the embedded model's, so a quality gate refuses it after that
+// one.
 func WeakModel(t testing.TB) *classifier.Model {
 	t.Helper()
+	opts := classifier.DefaultTrainOptions()
+	opts.MinDF, opts.Folds = 1, 3
+	m, err := classifier.Train(context.Background(), WeakSamples(), opts)
+	if err != nil {
+		t.Fatalf("train the weak model: %v", err)
+	}
+	return m
+}
+
+// WeakSamples are eighteen one-line samples: six of "war", six of "vote"
+// and six negatives, too few to train a good model.
+func WeakSamples() []classifier.Sample {
 	var samples []classifier.Sample
 	add := func(labels []string, texts ...string) {
 		for _, s := range texts {
@@ -45,11 +57,5 @@ func WeakModel(t testing.TB) *classifier.Model {
 		"Opinion poll before the vote", "Ballots counted after election", "Referendum vote held")
 	add([]string{}, "Football club wins cup", "Shares rise at bank", "New phone on sale", "Film wins award",
 		"Chef opens restaurant", "Band announces tour")
-	opts := classifier.DefaultTrainOptions()
-	opts.MinDF, opts.Folds = 1, 3
-	m, err := classifier.Train(context.Background(), samples, opts)
-	if err != nil {
-		t.Fatalf("train the weak model: %v", err)
-	}
-	return m
+	return samples
 }
