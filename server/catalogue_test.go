@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/internal/testenv"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 	"github.com/artclass/artclass/server"
 )
@@ -133,7 +134,7 @@ type catalogueCase struct {
 
 func classifyCall(req *artclassv1.ClassifyRequest) func(*testing.T, *catalogue) (*artclassv1.ClassifyResponse, error) {
 	return func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-		return c.client.Classify(ctxT(t), req)
+		return c.client.Classify(testenv.Context(t), req)
 	}
 }
 
@@ -141,7 +142,7 @@ func classifyCall(req *artclassv1.ClassifyRequest) func(*testing.T, *catalogue) 
 // articles[item]; item < 0 returns the call's own outcome only.
 func batchCall(item int, articles ...*artclassv1.Article) func(*testing.T, *catalogue) (*artclassv1.ClassifyResponse, error) {
 	return func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-		resp, err := c.client.ClassifyBatch(ctxT(t), &artclassv1.ClassifyBatchRequest{Articles: articles})
+		resp, err := c.client.ClassifyBatch(testenv.Context(t), &artclassv1.ClassifyBatchRequest{Articles: articles})
 		if err != nil || item < 0 {
 			return nil, err
 		}
@@ -173,7 +174,7 @@ func articles(n int) []*artclassv1.Article {
 func rawClassify(body []byte) func(*testing.T, *catalogue) (*artclassv1.ClassifyResponse, error) {
 	return func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
 		resp := new(artclassv1.ClassifyResponse)
-		if err := invokeRaw(ctxT(t), c.conn, artclassv1.ClassifierService_Classify_FullMethodName, body, resp); err != nil {
+		if err := invokeRaw(testenv.Context(t), c.conn, artclassv1.ClassifierService_Classify_FullMethodName, body, resp); err != nil {
 			return nil, err
 		}
 		return resp, nil
@@ -186,7 +187,7 @@ func rawClassify(body []byte) func(*testing.T, *catalogue) (*artclassv1.Classify
 func streamCall(bodies ...[]byte) func(*testing.T, *catalogue) (*artclassv1.ClassifyResponse, error) {
 	return func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
 		desc := &artclassv1.ClassifierService_ServiceDesc.Streams[0]
-		stream, err := c.conn.NewStream(ctxT(t), desc, artclassv1.ClassifierService_ClassifyStream_FullMethodName,
+		stream, err := c.conn.NewStream(testenv.Context(t), desc, artclassv1.ClassifierService_ClassifyStream_FullMethodName,
 			grpc.ForceCodecV2(rawCodec{encoding.GetCodecV2("proto")}))
 		if err != nil {
 			return nil, err
@@ -236,7 +237,7 @@ func inArticle(article []byte) []byte {
 // options.
 func trainCall(samples []*artclassv1.Sample) func(*testing.T, *catalogue) (*artclassv1.ClassifyResponse, error) {
 	return func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-		_, err := sendTrain(withAdmin(ctxT(t)), c.client, fastOptions(true), samples, 7)
+		_, err := sendTrain(withAdmin(testenv.Context(t)), c.client, fastOptions(true), samples, 7)
 		return nil, err
 	}
 }
@@ -244,7 +245,7 @@ func trainCall(samples []*artclassv1.Sample) func(*testing.T, *catalogue) (*artc
 // trainAs sends a good Train with the outgoing metadata md.
 func trainAs(md ...string) func(*testing.T, *catalogue) (*artclassv1.ClassifyResponse, error) {
 	return func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-		ctx := metadata.NewOutgoingContext(ctxT(t), metadata.Pairs(md...))
+		ctx := metadata.NewOutgoingContext(testenv.Context(t), metadata.Pairs(md...))
 		_, err := sendTrain(ctx, c.client, fastOptions(true), trainingSamples(), 100)
 		return nil, err
 	}
@@ -299,7 +300,7 @@ func trainMillion(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, err
 		}
 	}()
 
-	stream, err := c.client.Train(withAdmin(ctxT(t)))
+	stream, err := c.client.Train(withAdmin(testenv.Context(t)))
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +333,7 @@ func trainMillion(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, err
 // concurrentTrain starts a Train on the gated server, and while it runs
 // sends a second one, whose outcome it returns.
 func concurrentTrain(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-	ctx := withAdmin(ctxT(t))
+	ctx := withAdmin(testenv.Context(t))
 	first := make(chan error, 1)
 	go func() {
 		_, err := sendTrain(ctx, c.gated.client, fastOptions(true), trainingSamples(), 100)
@@ -459,7 +460,7 @@ func TestBadInputCatalogue(t *testing.T) {
 			code: codes.InvalidArgument, msg: "invalid request: filter.top_k: is -1; it must be 0 (every topic) or more",
 			field: "filter.top_k", fieldDesc: "is -1; it must be 0 (every topic) or more"},
 		{name: "most negative top_k, in a batch", call: func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-			_, err := c.client.ClassifyBatch(ctxT(t), &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK: math.MinInt32}, Articles: articles(1)})
+			_, err := c.client.ClassifyBatch(testenv.Context(t), &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK: math.MinInt32}, Articles: articles(1)})
 			return nil, err
 		}, code: codes.InvalidArgument, msg: "invalid request: filter.top_k: is -2147483648; it must be 0 (every topic) or more",
 			field: "filter.top_k", fieldDesc: "is -2147483648; it must be 0 (every topic) or more"},
@@ -522,7 +523,7 @@ func TestBadInputCatalogue(t *testing.T) {
 			code: codes.InvalidArgument, msg: `sample 0: label 0: invalid sample: label "spo\xffrt" is not of the form [a-z0-9][a-z0-9-]*`,
 			field: "samples[0]", fieldDesc: `label 0: invalid sample: label "spo\xffrt" is not of the form [a-z0-9][a-z0-9-]*`},
 		{name: "Train with bad options", call: func(t *testing.T, c *catalogue) (*artclassv1.ClassifyResponse, error) {
-			_, err := sendTrain(withAdmin(ctxT(t)), c.client, &artclassv1.TrainOptions{MinDf: -3}, trainingSamples(), 100)
+			_, err := sendTrain(withAdmin(testenv.Context(t)), c.client, &artclassv1.TrainOptions{MinDf: -3}, trainingSamples(), 100)
 			return nil, err
 		}, code: codes.InvalidArgument, msg: "invalid request: options: min_df -3 is not in [1, 1000]",
 			field: "options", fieldDesc: "min_df -3 is not in [1, 1000]"},
@@ -576,7 +577,7 @@ func TestBadInputCatalogue(t *testing.T) {
 		})
 	}
 	// None of it changed the model or killed the server.
-	got, err := c.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
+	got, err := c.client.GetModel(testenv.Context(t), &artclassv1.GetModelRequest{})
 	if err != nil || got.GetModel().GetVersion() != c.modelVersion {
 		t.Errorf("GetModel after the catalogue = %v, %v; want the embedded model", got.GetModel().GetVersion(), err)
 	}

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/internal/testenv"
 	"github.com/artclass/artclass/modelstore"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 	"github.com/artclass/artclass/server"
@@ -134,7 +135,7 @@ func TestTrainStoreFaults(t *testing.T) {
 			before := mustPublish(t, st, def)
 			e := start(t, server.Config{Model: def, Store: tt.fault(t, dir, st), AdminToken: token, Train: fakeTrainer(trained)})
 
-			_, err := sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, fastOptions(true), trainingSamples(), 100)
+			_, err := sendTrain(withToken(testenv.Context(t), "Bearer "+token), e.client, fastOptions(true), trainingSamples(), 100)
 			stat := wantCode(t, err, tt.code)
 			if !strings.Contains(stat.Message(), tt.msg) {
 				t.Errorf("message %q, want it to hold %q", stat.Message(), tt.msg)
@@ -142,16 +143,16 @@ func TestTrainStoreFaults(t *testing.T) {
 			if tt.code == codes.Unavailable && strings.Contains(stat.Message(), tt.logged) {
 				t.Errorf("message %q holds the store's internals", stat.Message())
 			}
-			got, err := e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
+			got, err := e.client.GetModel(testenv.Context(t), &artclassv1.GetModelRequest{})
 			if err != nil || got.GetModel().GetVersion() != def.Version() {
 				t.Errorf("GetModel after the failed Train = %v, %v; want %s", got.GetModel().GetVersion(), err, def.Version())
 			}
-			if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
+			if _, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 				t.Errorf("Classify after the failed Train: %v", err)
 			}
 			if tt.readable {
 				// Read through a store of its own, as another replica would.
-				if after, err := openStore(t, u).Active(ctxT(t)); err != nil || after != before {
+				if after, err := openStore(t, u).Active(testenv.Context(t)); err != nil || after != before {
 					t.Errorf("active pointer after the failed Train %+v, %v; want %+v", after, err, before)
 				}
 			}
@@ -271,7 +272,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 	}{
 		{name: "client closes its connection mid-stream", fault: func(t *testing.T, e *env) {
 			conn := dialCuttable(t, e.addr)
-			stream, err := artclassv1.NewClassifierServiceClient(conn).ClassifyStream(ctxT(t))
+			stream, err := artclassv1.NewClassifierServiceClient(conn).ClassifyStream(testenv.Context(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -287,7 +288,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 		}},
 		{name: "TCP connection cut mid-stream", fault: func(t *testing.T, e *env) {
 			conn := dialCuttable(t, e.addr)
-			stream, err := artclassv1.NewClassifierServiceClient(conn).ClassifyStream(ctxT(t))
+			stream, err := artclassv1.NewClassifierServiceClient(conn).ClassifyStream(testenv.Context(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -349,7 +350,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 		}},
 		{name: "Train client closes its connection mid-stream", cfg: server.Config{Train: blockingTrainer}, fault: func(t *testing.T, e *env) {
 			conn := dialCuttable(t, e.addr)
-			stream, err := artclassv1.NewClassifierServiceClient(conn).Train(withToken(ctxT(t), "Bearer "+token))
+			stream, err := artclassv1.NewClassifierServiceClient(conn).Train(withToken(testenv.Context(t), "Bearer "+token))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -360,7 +361,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 			waitTrainFree(t, e)
 		}},
 		{name: "Train client leaves while the model trains", cfg: server.Config{Train: blockingTrainer}, fault: func(t *testing.T, e *env) {
-			ctx, cancel := context.WithCancel(withToken(ctxT(t), "Bearer "+token))
+			ctx, cancel := context.WithCancel(withToken(testenv.Context(t), "Bearer "+token))
 			done := make(chan error, 1)
 			go func() {
 				_, err := sendTrain(ctx, e.client, fastOptions(true), trainingSamples(), 100)
@@ -390,7 +391,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 			e := start(t, cfg)
 			// A call first, so the client's connection and the server's
 			// side of it are up before counting.
-			if _, err := e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{}); err != nil {
+			if _, err := e.client.GetModel(testenv.Context(t), &artclassv1.GetModelRequest{}); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -403,7 +404,7 @@ func TestServerFreesWhatClientsAbandon(t *testing.T) {
 			t.Logf("%d goroutines at the most during %d rounds", peak, rounds)
 			waitGoroutines(t, baseline)
 			// The server still answers.
-			if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
+			if _, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 				t.Errorf("Classify after the faults: %v", err)
 			}
 		})
@@ -443,7 +444,7 @@ func waitTrainFree(t *testing.T, e *env) {
 	for {
 		// Samples with an invalid label: a Train that gets the slot is
 		// refused as invalid before it trains.
-		_, err := sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, fastOptions(true),
+		_, err := sendTrain(withToken(testenv.Context(t), "Bearer "+token), e.client, fastOptions(true),
 			[]*artclassv1.Sample{{Text: electionText, Labels: []string{"Not-A-Label"}}}, 1)
 		switch status.Code(err) {
 		case codes.InvalidArgument:
@@ -535,11 +536,11 @@ func TestTrainAfterInterruptedPublish(t *testing.T) {
 		}
 	}
 	// The half-published version is invisible.
-	if list, err := st.List(ctxT(t)); err != nil || len(list) != 1 {
+	if list, err := st.List(testenv.Context(t)); err != nil || len(list) != 1 {
 		t.Fatalf("List before the Train = %v, %v; want the default model only", list, err)
 	}
 	e := start(t, server.Config{Model: def, Store: st, AdminToken: token, Train: fakeTrainer(trained)})
-	resp, err := sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, fastOptions(true), trainingSamples(), 100)
+	resp, err := sendTrain(withToken(testenv.Context(t), "Bearer "+token), e.client, fastOptions(true), trainingSamples(), 100)
 	if err != nil {
 		t.Fatalf("Train: %v", err)
 	}
@@ -547,10 +548,10 @@ func TestTrainAfterInterruptedPublish(t *testing.T) {
 		t.Errorf("trained %s, serving %s; want %s", resp.GetModel().GetVersion(), e.srv.Model().Version(), trained.Version())
 	}
 	other := openStore(t, u)
-	if p, err := other.Active(ctxT(t)); err != nil || p.Version != trained.Version() {
+	if p, err := other.Active(testenv.Context(t)); err != nil || p.Version != trained.Version() {
 		t.Errorf("active pointer %+v, %v; want %s", p, err, trained.Version())
 	}
-	if m, _, err := other.Load(ctxT(t), trained.Version()); err != nil || m.Version() != trained.Version() {
+	if m, _, err := other.Load(testenv.Context(t), trained.Version()); err != nil || m.Version() != trained.Version() {
 		t.Errorf("Load of the trained version: %v", err)
 	}
 }

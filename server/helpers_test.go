@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/internal/testenv"
 	"github.com/artclass/artclass/modelstore"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 	"github.com/artclass/artclass/server"
@@ -46,14 +46,14 @@ type env struct {
 	addr   string
 	conn   *grpc.ClientConn
 	client artclassv1.ClassifierServiceClient
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 }
 
 // start runs a server with cfg on 127.0.0.1:0 until the test ends. The
 // client dials in plaintext unless dialOpts say otherwise.
 func start(t testing.TB, cfg server.Config, dialOpts ...grpc.DialOption) *env {
 	t.Helper()
-	logs := new(syncBuffer)
+	logs := new(testenv.Buffer)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -95,31 +95,7 @@ func startSrv(t testing.TB, srv *server.Server, dialOpts ...grpc.DialOption) *en
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &env{srv: srv, addr: lis.Addr().String(), conn: conn, client: artclassv1.NewClassifierServiceClient(conn), logs: new(syncBuffer)}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return &env{srv: srv, addr: lis.Addr().String(), conn: conn, client: artclassv1.NewClassifierServiceClient(conn), logs: new(testenv.Buffer)}
 }
 
 // wantCode fails the test unless err has code want.

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/internal/testenv"
 	"github.com/artclass/artclass/modelstore"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 	"github.com/artclass/artclass/server"
@@ -52,7 +53,7 @@ func TestClassify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp, err := e.client.Classify(ctxT(t), tt.req)
+			resp, err := e.client.Classify(testenv.Context(t), tt.req)
 			if err != nil {
 				t.Fatalf("Classify: %v", err)
 			}
@@ -89,7 +90,7 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	resp, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "Election day", Text: electionText}})
+	resp, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Title: "Election day", Text: electionText}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestClassifyInvalidArgument(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := e.client.Classify(ctxT(t), tt.req)
+			_, err := e.client.Classify(testenv.Context(t), tt.req)
 			st := wantCode(t, err, codes.InvalidArgument)
 			fv := fieldViolations(st)
 			desc, ok := fv[tt.field]
@@ -155,7 +156,7 @@ func TestClassifyInvalidArgument(t *testing.T) {
 func TestClassifyBatch(t *testing.T) {
 	t.Parallel()
 	e := start(t, server.Config{Model: mustDefaultModel(t), MaxBatch: 3})
-	resp, err := e.client.ClassifyBatch(ctxT(t), &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK: 2}, Articles: []*artclassv1.Article{{Text: electionText}, {Title: "nothing"}, {Text: "caf\xe9"}}})
+	resp, err := e.client.ClassifyBatch(testenv.Context(t), &artclassv1.ClassifyBatchRequest{Filter: &artclassv1.Filter{TopK: 2}, Articles: []*artclassv1.Article{{Text: electionText}, {Title: "nothing"}, {Text: "caf\xe9"}}})
 	if err != nil {
 		t.Fatalf("ClassifyBatch: %v", err)
 	}
@@ -195,7 +196,7 @@ func TestClassifyBatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := e.client.ClassifyBatch(ctxT(t), tt.req)
+			_, err := e.client.ClassifyBatch(testenv.Context(t), tt.req)
 			st := wantCode(t, err, codes.InvalidArgument)
 			if d := fieldViolations(st)[tt.field]; !strings.Contains(d, tt.want) {
 				t.Errorf("FieldViolation %s = %q, want it to mention %q", tt.field, d, tt.want)
@@ -207,7 +208,7 @@ func TestClassifyBatch(t *testing.T) {
 func TestClassifyStream(t *testing.T) {
 	t.Parallel()
 	e := start(t, server.Config{Model: mustDefaultModel(t)})
-	stream, err := e.client.ClassifyStream(ctxT(t))
+	stream, err := e.client.ClassifyStream(testenv.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +276,7 @@ func TestGetModel(t *testing.T) {
 	t.Parallel()
 	m := mustDefaultModel(t)
 	e := start(t, server.Config{Model: m})
-	resp, err := e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
+	resp, err := e.client.GetModel(testenv.Context(t), &artclassv1.GetModelRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,22 +303,22 @@ func TestNoModelYet(t *testing.T) {
 	e := start(t, server.Config{})
 	health := healthpb.NewHealthClient(e.conn)
 	for _, svc := range []string{"", "artclass.v1.ClassifierService"} {
-		resp, err := health.Check(ctxT(t), &healthpb.HealthCheckRequest{Service: svc})
+		resp, err := health.Check(testenv.Context(t), &healthpb.HealthCheckRequest{Service: svc})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 			t.Errorf("health %q = %v, %v; want NOT_SERVING", svc, resp.GetStatus(), err)
 		}
 	}
-	_, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
+	_, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
 	wantCode(t, err, codes.Unavailable)
-	_, err = e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
+	_, err = e.client.GetModel(testenv.Context(t), &artclassv1.GetModelRequest{})
 	wantCode(t, err, codes.Unavailable)
 
 	e.srv.SetModel(mustDefaultModel(t))
-	resp, err := health.Check(ctxT(t), &healthpb.HealthCheckRequest{})
+	resp, err := health.Check(testenv.Context(t), &healthpb.HealthCheckRequest{})
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health after SetModel = %v, %v; want SERVING", resp.GetStatus(), err)
 	}
-	if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
+	if _, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 		t.Errorf("Classify after SetModel: %v", err)
 	}
 }
@@ -334,7 +335,7 @@ func TestDeadlineExceeded(t *testing.T) {
 func TestReflection(t *testing.T) {
 	t.Parallel()
 	e := start(t, server.Config{Model: mustDefaultModel(t)})
-	stream, err := reflectionpb.NewServerReflectionClient(e.conn).ServerReflectionInfo(ctxT(t))
+	stream, err := reflectionpb.NewServerReflectionClient(e.conn).ServerReflectionInfo(testenv.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +385,7 @@ func TestTrainAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := ctxT(t)
+			ctx := testenv.Context(t)
 			if tt.auth != "" {
 				ctx = withToken(ctx, tt.auth)
 			}
@@ -408,7 +409,7 @@ func TestTrain(t *testing.T) {
 	def := mustDefaultModel(t)
 	before := mustPublish(t, st, def)
 	e := start(t, server.Config{Model: def, Store: st, AdminToken: token})
-	ctx := withToken(ctxT(t), "Bearer "+token)
+	ctx := withToken(testenv.Context(t), "Bearer "+token)
 	opts := fastOptions(true)
 	opts.L2, opts.Seed = proto.Float64(1e-3), proto.Uint64(7)
 	resp, err := sendTrain(ctx, e.client, opts, trainingSamples(), 7)
@@ -428,22 +429,22 @@ func TestTrain(t *testing.T) {
 	}
 	// The model is in the store, active, with the default model as its
 	// parent, and it is the one served.
-	active, err := st.Active(ctxT(t))
+	active, err := st.Active(testenv.Context(t))
 	if err != nil || active.Version != m.GetVersion() || active.Generation != before.Generation+1 || active.Previous != def.Version() {
 		t.Errorf("store's active pointer %+v, %v; want generation %d making %s active after %s", active, err, before.Generation+1, m.GetVersion(), def.Version())
 	}
-	stored, _, err := st.Load(ctxT(t), m.GetVersion())
+	stored, _, err := st.Load(testenv.Context(t), m.GetVersion())
 	if err != nil || stored.Version() != m.GetVersion() {
 		t.Fatalf("load the stored model: %v", err)
 	}
-	if mf, err := st.Manifest(ctxT(t), m.GetVersion()); err != nil || mf.Parent != def.Version() || mf.CV.MacroF1 != m.GetCrossValidation().GetMacroF1() {
+	if mf, err := st.Manifest(testenv.Context(t), m.GetVersion()); err != nil || mf.Parent != def.Version() || mf.CV.MacroF1 != m.GetCrossValidation().GetMacroF1() {
 		t.Errorf("stored manifest %+v, %v; want parent %s and macro-F1 %v", mf, err, def.Version(), m.GetCrossValidation().GetMacroF1())
 	}
-	got, err := e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
+	got, err := e.client.GetModel(testenv.Context(t), &artclassv1.GetModelRequest{})
 	if err != nil || got.GetModel().GetVersion() != m.GetVersion() {
 		t.Fatalf("GetModel after Train = %v, %v; want version %s", got.GetModel().GetVersion(), err, m.GetVersion())
 	}
-	cr, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "The striker scored a goal in the cup final"}})
+	cr, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "The striker scored a goal in the cup final"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +503,7 @@ func TestTrainInvalid(t *testing.T) {
 			store := memStore(t)
 			cfg.Model, cfg.Store, cfg.AdminToken = mustDefaultModel(t), store, token
 			e := start(t, cfg)
-			ctx := withToken(ctxT(t), "Bearer "+token)
+			ctx := withToken(testenv.Context(t), "Bearer "+token)
 			opts := tt.opts
 			if opts == nil {
 				opts = fastOptions(true)
@@ -530,7 +531,7 @@ func TestTrainInvalid(t *testing.T) {
 				}
 			}
 			// A refused Train changes nothing.
-			if list, err := store.List(ctxT(t)); err != nil || len(list) > 0 {
+			if list, err := store.List(testenv.Context(t)); err != nil || len(list) > 0 {
 				t.Errorf("the store holds %v, %v after a refused Train; want nothing", list, err)
 			}
 			if e.srv.Model().Version() != mustDefaultModel(t).Version() {
@@ -575,9 +576,9 @@ func TestTrainQualityGate(t *testing.T) {
 			st := memStore(t)
 			before := mustPublish(t, st, tt.active)
 			e := start(t, server.Config{Model: tt.active, Store: st, AdminToken: token, Train: fakeTrainer(tt.trained)})
-			resp, err := sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, &artclassv1.TrainOptions{Force: tt.force}, trainingSamples(), 100)
+			resp, err := sendTrain(withToken(testenv.Context(t), "Bearer "+token), e.client, &artclassv1.TrainOptions{Force: tt.force}, trainingSamples(), 100)
 			stat := wantCode(t, err, tt.wantCode)
-			after, aerr := st.Active(ctxT(t))
+			after, aerr := st.Active(testenv.Context(t))
 			if tt.wantCode == codes.OK {
 				if resp.GetModel().GetVersion() != tt.trained.Version() || resp.GetPreviousVersion() != tt.active.Version() ||
 					resp.GetPreviousMacroF1() != activeF1 || e.srv.Model().Version() != tt.trained.Version() {
@@ -610,7 +611,7 @@ func TestTrainQualityGate(t *testing.T) {
 			if aerr != nil || after != before {
 				t.Errorf("store's active pointer %+v, %v after a refusal; want %+v", after, aerr, before)
 			}
-			if _, err := st.Manifest(ctxT(t), tt.trained.Version()); !errors.Is(err, modelstore.ErrNotFound) {
+			if _, err := st.Manifest(testenv.Context(t), tt.trained.Version()); !errors.Is(err, modelstore.ErrNotFound) {
 				t.Errorf("the refused model was stored: %v", err)
 			}
 			if body := scrape(t, e.srv); !strings.Contains(body, `artclass_train_total{result="rejected"} 1`) {
@@ -634,7 +635,7 @@ func TestTrainOneAtATime(t *testing.T) {
 		},
 	}
 	e := start(t, cfg)
-	ctx := withToken(ctxT(t), "Bearer "+token)
+	ctx := withToken(testenv.Context(t), "Bearer "+token)
 	first := make(chan error, 1)
 	go func() {
 		_, err := sendTrain(ctx, e.client, nil, trainingSamples(), 100)
@@ -675,16 +676,16 @@ func TestInternalErrors(t *testing.T) {
 			return nil, errors.New("disk on fire at /secret/path")
 		},
 	})
-	_, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
+	_, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
 	if st := wantCode(t, err, codes.Internal); st.Message() != "internal error" {
 		t.Errorf("panic answered %q, want \"internal error\"", st.Message())
 	}
-	_, err = sendTrain(withToken(ctxT(t), "Bearer "+token), e.client, nil, trainingSamples(), 100)
+	_, err = sendTrain(withToken(testenv.Context(t), "Bearer "+token), e.client, nil, trainingSamples(), 100)
 	if st := wantCode(t, err, codes.Internal); st.Message() != "internal error" {
 		t.Errorf("train failure answered %q, want \"internal error\"", st.Message())
 	}
 	// The server still works, and the details are in the log only.
-	if _, err := e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{}); err != nil {
+	if _, err := e.client.GetModel(testenv.Context(t), &artclassv1.GetModelRequest{}); err != nil {
 		t.Errorf("GetModel after a panic: %v", err)
 	}
 	logs := e.logs.String()
@@ -724,7 +725,7 @@ func TestReload(t *testing.T) {
 			t.Errorf("active model %s after a failed Reload, want the previous", got)
 		}
 	}
-	if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
+	if _, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil {
 		t.Errorf("Classify after a failed Reload: %v", err)
 	}
 	body := scrape(t, e.srv)
@@ -746,10 +747,10 @@ func TestMetricsAndLogs(t *testing.T) {
 	t.Parallel()
 	e := start(t, server.Config{Model: mustDefaultModel(t)})
 	const secretText = "Voters queued at polling stations in the election; the ballot count was close"
-	if _, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: secretText}}); err != nil {
+	if _, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: secretText}}); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: ""}})
+	_, _ = e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: ""}})
 	body := scrape(t, e.srv)
 	version := mustDefaultModel(t).Version()
 	for _, want := range []string{
@@ -817,7 +818,7 @@ func TestSwapUnderLoad(t *testing.T) {
 		Follow: modelstore.FollowOptions{Interval: 10 * time.Millisecond}})
 	known := map[string]bool{a.Version(): true, b.Version(): true, mustDefaultModel(t).Version(): true}
 
-	ctx, cancel := context.WithCancel(ctxT(t))
+	ctx, cancel := context.WithCancel(testenv.Context(t))
 	// The store's follower swaps models too, racing the Trains and
 	// Reloads.
 	followed := make(chan error, 1)
@@ -932,11 +933,11 @@ func TestGracefulShutdown(t *testing.T) {
 			e := startSrv(t, srv)
 			call := make(chan error, 1)
 			go func() {
-				_, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
+				_, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
 				call <- err
 			}()
 			<-entered
-			watch, err := healthpb.NewHealthClient(e.conn).Watch(ctxT(t), &healthpb.HealthCheckRequest{})
+			watch, err := healthpb.NewHealthClient(e.conn).Watch(testenv.Context(t), &healthpb.HealthCheckRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/artclass/artclass/classifier"
+	"github.com/artclass/artclass/internal/testenv"
 	"github.com/artclass/artclass/modelstore"
 	artclassv1 "github.com/artclass/artclass/proto/artclass/v1"
 	"github.com/artclass/artclass/server"
@@ -51,7 +52,7 @@ func follow(t *testing.T, srv *server.Server) {
 // names as active; "" and "" while it serves nothing.
 func served(t *testing.T, e *env) (model, storeActive string) {
 	t.Helper()
-	resp, err := e.client.GetModel(ctxT(t), &artclassv1.GetModelRequest{})
+	resp, err := e.client.GetModel(testenv.Context(t), &artclassv1.GetModelRequest{})
 	if status.Code(err) == codes.Unavailable {
 		return "", ""
 	}
@@ -92,7 +93,7 @@ func metricValue(t *testing.T, srv *server.Server, series string) (float64, bool
 // health returns the server's overall health status.
 func health(t *testing.T, e *env) healthpb.HealthCheckResponse_ServingStatus {
 	t.Helper()
-	resp, err := healthpb.NewHealthClient(e.conn).Check(ctxT(t), &healthpb.HealthCheckRequest{})
+	resp, err := healthpb.NewHealthClient(e.conn).Check(testenv.Context(t), &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatalf("health Check: %v", err)
 	}
@@ -170,7 +171,7 @@ func TestAdminCalls(t *testing.T) {
 		for method, call := range calls {
 			t.Run(tt.name+"/"+method, func(t *testing.T) {
 				t.Parallel()
-				ctx := ctxT(t)
+				ctx := testenv.Context(t)
 				if tt.auth != "" {
 					ctx = withToken(ctx, tt.auth)
 				}
@@ -209,7 +210,7 @@ func TestListModels(t *testing.T) {
 	}{
 		{name: "empty store", fill: func(*testing.T, *modelstore.Store, string) ([][2]string, string) { return nil, "" }},
 		{name: "a version stored, never promoted", fill: func(t *testing.T, st *modelstore.Store, _ string) ([][2]string, string) {
-			if _, err := st.Put(ctxT(t), tm.clean0, ""); err != nil {
+			if _, err := st.Put(testenv.Context(t), tm.clean0, ""); err != nil {
 				t.Fatal(err)
 			}
 			return [][2]string{{tm.clean0.Version(), ""}}, ""
@@ -218,7 +219,7 @@ func TestListModels(t *testing.T) {
 			mustPublish(t, st, def)
 			mustPublish(t, st, tm.clean0)
 			p := mustPublish(t, st, tm.clean1)
-			if _, err := st.Promote(ctxT(t), p.Previous, p); err != nil {
+			if _, err := st.Promote(testenv.Context(t), p.Previous, p); err != nil {
 				t.Fatal(err)
 			}
 			return [][2]string{{tm.clean1.Version(), tm.clean0.Version()}, {tm.clean0.Version(), def.Version()}, {def.Version(), ""}}, tm.clean0.Version()
@@ -241,7 +242,7 @@ func TestListModels(t *testing.T) {
 			st, dir, _ := fileStore(t)
 			want, active := tt.fill(t, st, dir)
 			e := start(t, server.Config{Model: def, Store: st, AdminToken: token})
-			resp, err := e.client.ListModels(withAdmin(ctxT(t)), &artclassv1.ListModelsRequest{})
+			resp, err := e.client.ListModels(withAdmin(testenv.Context(t)), &artclassv1.ListModelsRequest{})
 			stat := wantCode(t, err, tt.wantCode)
 			if tt.wantCode != codes.OK {
 				if !strings.Contains(stat.Message(), tt.wantErrMsg) {
@@ -303,7 +304,7 @@ func TestActivateModel(t *testing.T) {
 	}{
 		{name: "roll back to the previous version", version: def.Version()},
 		{name: "roll forward to a version never active", prepare: func(t *testing.T, st *modelstore.Store, _ string) string {
-			mf, err := st.Put(ctxT(t), tm.clean0, "")
+			mf, err := st.Put(testenv.Context(t), tm.clean0, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +314,7 @@ func TestActivateModel(t *testing.T) {
 			if d := tm.clean1.Metadata().CV.MacroF1 - tm.shuffled.Metadata().CV.MacroF1; d <= classifier.MaxMacroF1Drop {
 				t.Fatalf("the shuffled model is only %.4f worse than the active one", d)
 			}
-			mf, err := st.Put(ctxT(t), tm.shuffled, "")
+			mf, err := st.Put(testenv.Context(t), tm.shuffled, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -322,7 +323,7 @@ func TestActivateModel(t *testing.T) {
 		{name: "unknown version", version: unknown, wantCode: codes.NotFound, wantMsg: unknown},
 		{name: "a stored version whose model file is damaged", wantCode: codes.FailedPrecondition, wantMsg: "the stored model does not verify",
 			prepare: func(t *testing.T, st *modelstore.Store, dir string) string {
-				mf, err := st.Put(ctxT(t), tm.clean0, "")
+				mf, err := st.Put(testenv.Context(t), tm.clean0, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -355,9 +356,9 @@ func TestActivateModel(t *testing.T) {
 				version = tt.prepare(t, st, dir)
 			}
 			e := start(t, server.Config{Model: tm.clean1, Store: st, AdminToken: token})
-			resp, err := e.client.ActivateModel(withAdmin(ctxT(t)), &artclassv1.ActivateModelRequest{Version: version})
+			resp, err := e.client.ActivateModel(withAdmin(testenv.Context(t)), &artclassv1.ActivateModelRequest{Version: version})
 			stat := wantCode(t, err, tt.wantCode)
-			after, aerr := openStore(t, u).Active(ctxT(t))
+			after, aerr := openStore(t, u).Active(testenv.Context(t))
 			if aerr != nil {
 				t.Fatalf("Active: %v", aerr)
 			}
@@ -410,12 +411,12 @@ func TestPromotionRaces(t *testing.T) {
 		b := start(t, server.Config{Model: def, Store: openStore(t, u), AdminToken: token})
 		trained := make(chan error, 1)
 		go func() {
-			_, err := sendTrain(withAdmin(ctxT(t)), a.client, fastOptions(true), trainingSamples(), 100)
+			_, err := sendTrain(withAdmin(testenv.Context(t)), a.client, fastOptions(true), trainingSamples(), 100)
 			trained <- err
 		}()
 		<-entered
 		// The rollback lands while the model trains.
-		if _, err := b.client.ActivateModel(withAdmin(ctxT(t)), &artclassv1.ActivateModelRequest{Version: tm.clean0.Version()}); err != nil {
+		if _, err := b.client.ActivateModel(withAdmin(testenv.Context(t)), &artclassv1.ActivateModelRequest{Version: tm.clean0.Version()}); err != nil {
 			t.Fatalf("ActivateModel: %v", err)
 		}
 		close(release)
@@ -426,7 +427,7 @@ func TestPromotionRaces(t *testing.T) {
 		if info := errorInfo(stat); info.GetReason() != "ACTIVE_MODEL_CHANGED" || info.GetMetadata()["active_version"] != tm.clean0.Version() {
 			t.Errorf("ErrorInfo %v, want ACTIVE_MODEL_CHANGED naming %s", info, tm.clean0.Version())
 		}
-		if p, err := st.Active(ctxT(t)); err != nil || p.Version != tm.clean0.Version() || p.Generation != before.Generation+1 {
+		if p, err := st.Active(testenv.Context(t)); err != nil || p.Version != tm.clean0.Version() || p.Generation != before.Generation+1 {
 			t.Errorf("active pointer %+v, %v; want the rollback's generation %d", p, err, before.Generation+1)
 		}
 		if m, _ := served(t, a); m != def.Version() {
@@ -434,7 +435,7 @@ func TestPromotionRaces(t *testing.T) {
 		}
 		// The losing model stays stored, not active, for a person to
 		// promote.
-		list, err := a.client.ListModels(withAdmin(ctxT(t)), &artclassv1.ListModelsRequest{})
+		list, err := a.client.ListModels(withAdmin(testenv.Context(t)), &artclassv1.ListModelsRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -457,7 +458,7 @@ func TestPromotionRaces(t *testing.T) {
 		results := make(chan [2]string, 2) // the server's model and the call's error
 		for _, e := range []*env{a, b} {
 			go func() {
-				resp, err := sendTrain(withAdmin(ctxT(t)), e.client, fastOptions(true), trainingSamples(), 100)
+				resp, err := sendTrain(withAdmin(testenv.Context(t)), e.client, fastOptions(true), trainingSamples(), 100)
 				if err != nil {
 					results <- [2]string{"", status.Convert(err).Code().String() + ": " + status.Convert(err).Message()}
 					return
@@ -482,7 +483,7 @@ func TestPromotionRaces(t *testing.T) {
 		if !strings.HasPrefix(loserErr, want) {
 			t.Errorf("the loser's error %q, want it to start %q", loserErr, want)
 		}
-		if p, err := st.Active(ctxT(t)); err != nil || p.Version != winner || p.Generation != before.Generation+1 {
+		if p, err := st.Active(testenv.Context(t)); err != nil || p.Version != winner || p.Generation != before.Generation+1 {
 			t.Errorf("active pointer %+v, %v; want generation %d of %s", p, err, before.Generation+1, winner)
 		}
 		ma, _ := served(t, a)
@@ -531,27 +532,27 @@ func TestFollow(t *testing.T) {
 	}
 
 	// A Train on a, with the real trainer, reaches b.
-	resp, err := sendTrain(withAdmin(ctxT(t)), a.client, fastOptions(true), trainingSamples(), 100)
+	resp, err := sendTrain(withAdmin(testenv.Context(t)), a.client, fastOptions(true), trainingSamples(), 100)
 	if err != nil {
 		t.Fatalf("Train: %v", err)
 	}
 	trained := resp.GetModel().GetVersion()
 	t.Logf("b served the trained version %v after the Train returned", waitServes(t, b, trained))
 	waitServes(t, a, trained)
-	cr, err := b.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "The striker scored a goal in the cup final"}})
+	cr, err := b.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: "The striker scored a goal in the cup final"}})
 	if err != nil || cr.GetModelVersion() != trained || !slices.Equal(cr.GetLabels(), []string{"sport"}) {
 		t.Errorf("Classify on b: %v %v, %v; want %s and [sport]", cr.GetModelVersion(), cr.GetLabels(), err, trained)
 	}
 
 	// A rollback on b reaches a.
-	if _, err := b.client.ActivateModel(withAdmin(ctxT(t)), &artclassv1.ActivateModelRequest{Version: def.Version()}); err != nil {
+	if _, err := b.client.ActivateModel(withAdmin(testenv.Context(t)), &artclassv1.ActivateModelRequest{Version: def.Version()}); err != nil {
 		t.Fatalf("ActivateModel: %v", err)
 	}
 	t.Logf("a served the rolled-back version %v after ActivateModel returned", waitServes(t, a, def.Version()))
 	waitServes(t, b, def.Version())
 
 	// A promotion made without either server reaches both.
-	if _, err := st.Promote(ctxT(t), trained, mustActive(t, st)); err != nil {
+	if _, err := st.Promote(testenv.Context(t), trained, mustActive(t, st)); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range []*env{a, b} {
@@ -569,7 +570,7 @@ func TestFollow(t *testing.T) {
 
 func mustActive(t *testing.T, st *modelstore.Store) modelstore.Pointer {
 	t.Helper()
-	p, err := st.Active(ctxT(t))
+	p, err := st.Active(testenv.Context(t))
 	if err != nil {
 		t.Fatalf("Active: %v", err)
 	}
@@ -594,7 +595,7 @@ func TestFollowRefusesDamagedVersion(t *testing.T) {
 
 	// The version is stored properly, then damaged, then named by a
 	// pointer generation written by hand: Promote itself would refuse it.
-	mf, err := openStore(t, u).Put(ctxT(t), tm.clean0, p1.Version)
+	mf, err := openStore(t, u).Put(testenv.Context(t), tm.clean0, p1.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,17 +628,17 @@ func TestFollowRefusesDamagedVersion(t *testing.T) {
 	if m, active := served(t, a); m != tm.clean1.Version() || active != mf.Version {
 		t.Errorf("a: serving %s, store_active_version %s; want %s still, and the store's %s", m, active, tm.clean1.Version(), mf.Version)
 	}
-	if cr, err := a.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil || cr.GetModelVersion() != tm.clean1.Version() {
+	if cr, err := a.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil || cr.GetModelVersion() != tm.clean1.Version() {
 		t.Errorf("a: Classify after the refusal: %v, %v; want %s", cr.GetModelVersion(), err, tm.clean1.Version())
 	}
 	if h := health(t, b); h != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Errorf("b: health with only a damaged version to load %v, want NOT_SERVING", h)
 	}
-	_, err = b.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
+	_, err = b.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}})
 	wantCode(t, err, codes.Unavailable)
 
 	// The next good promotion reaches both.
-	if _, _, err := st.Publish(ctxT(t), def, mustActive(t, st)); err != nil {
+	if _, _, err := st.Publish(testenv.Context(t), def, mustActive(t, st)); err != nil {
 		t.Fatalf("Publish after the damaged generation: %v", err)
 	}
 	waitServes(t, a, def.Version())
@@ -699,7 +700,7 @@ func TestFollowMetrics(t *testing.T) {
 		v, _ := metricValue(t, e.srv, "artclass_store_seconds_since_agreed")
 		return v > 0
 	})
-	if cr, err := e.client.Classify(ctxT(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil || cr.GetModelVersion() != def.Version() {
+	if cr, err := e.client.Classify(testenv.Context(t), &artclassv1.ClassifyRequest{Article: &artclassv1.Article{Text: electionText}}); err != nil || cr.GetModelVersion() != def.Version() {
 		t.Errorf("Classify while the store is away: %v, %v", cr.GetModelVersion(), err)
 	}
 	if !strings.Contains(e.logs.String(), "model store poll failed") {
