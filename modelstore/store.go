@@ -693,6 +693,25 @@ func (s *Store) Promote(ctx context.Context, version string, expected Pointer) (
 	return s.promote(ctx, version, expected, false)
 }
 
+// Activate is Promote for a caller that serves the version it promotes (a
+// replica's ActivateModel): it returns the verified model too, so the
+// version is downloaded and checked once rather than once to promote it and
+// again to serve it. Errors are Promote's.
+func (s *Store) Activate(ctx context.Context, version string, expected Pointer) (*classifier.Model, Pointer, error) {
+	if err := ValidateVersion(version); err != nil {
+		return nil, Pointer{}, err
+	}
+	m, _, err := s.Load(ctx, version)
+	if err != nil {
+		return nil, Pointer{}, fmt.Errorf("promote %s: %w", version, err)
+	}
+	p, err := s.promote(ctx, version, expected, true)
+	if err != nil {
+		return nil, Pointer{}, err
+	}
+	return m, p, nil
+}
+
 // promote is Promote of a well-formed version name; verified says the
 // caller has just verified the stored version (Publish, through Put), which
 // spares downloading and decoding it again.

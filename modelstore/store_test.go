@@ -370,6 +370,14 @@ func testPromoteAndRollBack(t *testing.T, b backend) {
 	if !strings.Contains(err.Error(), v1) {
 		t.Errorf("conflict error %q does not name the active version %s", err, v1)
 	}
+	// Activate promotes like Promote and hands back the model it verified.
+	m, p4, err := s.Activate(ctx, v2, p3)
+	if err != nil || p4.Generation != 4 || p4.Version != v2 || m.Version() != v2 {
+		t.Fatalf("Activate(%s) = model %v, pointer %+v, %v; want the model and generation 4", v2, m, p4, err)
+	}
+	if _, _, err := s.Activate(ctx, v1, p3); !errors.Is(err, ErrConflict) {
+		t.Errorf("Activate against a stale pointer: %v, want ErrConflict", err)
+	}
 }
 
 func testConcurrentPromotions(t *testing.T, b backend) {

@@ -24,9 +24,8 @@ type Store interface {
 	Active(ctx context.Context) (modelstore.Pointer, error)
 	Manifest(ctx context.Context, version string) (modelstore.Manifest, error)
 	List(ctx context.Context) ([]modelstore.Manifest, error)
-	Load(ctx context.Context, version string) (*classifier.Model, modelstore.Manifest, error)
 	Publish(ctx context.Context, m *classifier.Model, expected modelstore.Pointer) (modelstore.Manifest, modelstore.Pointer, error)
-	Promote(ctx context.Context, version string, expected modelstore.Pointer) (modelstore.Pointer, error)
+	Activate(ctx context.Context, version string, expected modelstore.Pointer) (*classifier.Model, modelstore.Pointer, error)
 }
 
 // maxVersionBytes is the longest version name modelstore.ValidateVersion
@@ -154,21 +153,15 @@ func (c *classifierService) ActivateModel(ctx context.Context, req *artclassv1.A
 	if err != nil && !errors.Is(err, modelstore.ErrNoActive) {
 		return nil, s.storeError(ctx, "read the active version", err)
 	}
-	// Promote verifies the version loads before it moves the pointer; a
-	// person chose it, so the quality gate does not apply.
-	p, err := s.cfg.Store.Promote(ctx, req.GetVersion(), expected)
+	// Activate verifies the version loads before it moves the pointer, and
+	// hands back the model it loaded; a person chose the version, so the
+	// quality gate does not apply.
+	m, p, err := s.cfg.Store.Activate(ctx, req.GetVersion(), expected)
 	if err != nil {
 		if errors.Is(err, modelstore.ErrConflict) {
 			return nil, conflictError(err)
 		}
 		return nil, s.storeError(ctx, "promote "+req.GetVersion(), err)
-	}
-	m, _, err := s.cfg.Store.Load(ctx, req.GetVersion())
-	if err != nil {
-		// The pointer moved; the followers, this replica's included, will
-		// load the version on their next poll.
-		s.wake()
-		return nil, s.storeError(ctx, "load "+req.GetVersion(), err)
 	}
 	s.installStored(m, p.Generation)
 	s.wake()
