@@ -252,12 +252,14 @@ type Store struct {
 	ready func() error
 }
 
+// MaxVersionBytes bounds a version name (ValidateVersion), which becomes
+// part of a key.
+const MaxVersionBytes = 64
+
 const (
 	versionsDir  = "versions/"
 	activeDir    = "active/"
 	manifestName = "manifest.json"
-	// maxVersionBytes bounds a version name, which becomes part of a key.
-	maxVersionBytes = 64
 	// maxRecordBytes bounds what is read of a manifest or pointer record.
 	maxRecordBytes = 1 << 20
 )
@@ -354,8 +356,8 @@ func contentType(key string) string {
 // ASCII letters, digits, '-' or '_' (classifier's versions are 16 hex
 // digits). The error wraps ErrInvalid.
 func ValidateVersion(v string) error {
-	if v == "" || len(v) > maxVersionBytes {
-		return fmt.Errorf("%w: version %q: must be 1 to %d characters", ErrInvalid, v, maxVersionBytes)
+	if v == "" || len(v) > MaxVersionBytes {
+		return fmt.Errorf("%w: version %q: must be 1 to %d characters", ErrInvalid, v, MaxVersionBytes)
 	}
 	for _, c := range []byte(v) {
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {

@@ -28,10 +28,6 @@ type Store interface {
 	Activate(ctx context.Context, version string, expected modelstore.Pointer) (*classifier.Model, modelstore.Pointer, error)
 }
 
-// maxVersionBytes is the longest version name modelstore.ValidateVersion
-// accepts.
-const maxVersionBytes = 64
-
 // errNoStore refuses a call that needs a model store on a server without
 // one.
 func errNoStore(method string) error {
@@ -140,8 +136,8 @@ func (c *classifierService) ActivateModel(ctx context.Context, req *artclassv1.A
 	s := c.s
 	// ValidateVersion's error quotes the version, which is fine for a
 	// mistyped one but not for a megabyte of it.
-	if n := len(req.GetVersion()); n > maxVersionBytes {
-		return nil, invalidField("version", "is %d bytes; the limit is %d bytes", n, maxVersionBytes)
+	if n := len(req.GetVersion()); n > modelstore.MaxVersionBytes {
+		return nil, invalidField("version", "is %d bytes; the limit is %d bytes", n, modelstore.MaxVersionBytes)
 	}
 	if err := modelstore.ValidateVersion(req.GetVersion()); err != nil {
 		return nil, invalidField("version", "%v", err)
