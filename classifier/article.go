@@ -177,12 +177,16 @@ func (e *InvalidError) Err() error {
 }
 
 // Error lists every violation: "invalid article: text: is empty …".
-func (e *InvalidError) Error() string {
+func (e *InvalidError) Error() string { return "invalid article: " + e.List() }
+
+// List joins the violations as "field: description; field: description",
+// for a message that frames them in its own words.
+func (e *InvalidError) List() string {
 	parts := make([]string, len(e.Violations))
 	for i, v := range e.Violations {
 		parts[i] = v.Field + ": " + v.Description
 	}
-	return "invalid article: " + strings.Join(parts, "; ")
+	return strings.Join(parts, "; ")
 }
 
 // Unwrap returns ErrInvalidArticle.

@@ -101,11 +101,7 @@ func (e *InvalidInputError) Error() string {
 	if len(e.Invalid.Violations) == 0 {
 		return "invalid argument: " + oneLine(e.Message)
 	}
-	parts := make([]string, len(e.Invalid.Violations))
-	for i, v := range e.Invalid.Violations {
-		parts[i] = v.Field + ": " + oneLine(v.Description)
-	}
-	return "invalid argument: " + strings.Join(parts, "; ")
+	return "invalid argument: " + oneLine(e.Invalid.List())
 }
 
 // Unwrap returns ErrInvalidArgument and the classifier's InvalidError.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -21,11 +20,7 @@ func invalid(err error) *status.Status {
 	if !errors.As(err, &ie) {
 		return status.New(codes.InvalidArgument, err.Error())
 	}
-	parts := make([]string, len(ie.Violations))
-	for i, v := range ie.Violations {
-		parts[i] = v.Field + ": " + v.Description
-	}
-	return invalidWithMessage("invalid request: "+strings.Join(parts, "; "), ie)
+	return invalidWithMessage("invalid request: "+ie.List(), ie)
 }
 
 // invalidWithMessage returns InvalidArgument with message msg and the
